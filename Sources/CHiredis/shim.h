@@ -1,0 +1,24 @@
+#ifndef CHIREDIS_SHIM_H
+#define CHIREDIS_SHIM_H
+
+#include <hiredis/hiredis.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+// hiredis's status codes are macros that Swift imports as `Int32` constants already; the shims below exist
+// only for what Swift cannot express directly.
+
+/// `redisContext.errstr` is a fixed `char[128]`, which Swift imports as a 128-tuple; this hands it out as a
+/// C string instead.
+static inline const char *CHiredis_errstr(const redisContext *context) {
+    return context->errstr;
+}
+
+/// Element `index` of an array reply. `redisReply.element` is a `struct redisReply **`; indexing it from Swift
+/// works but reads poorly at every call site.
+static inline const redisReply *CHiredis_element(const redisReply *reply, size_t index) {
+    return reply->element[index];
+}
+
+#endif

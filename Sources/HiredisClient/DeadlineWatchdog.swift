@@ -1,0 +1,123 @@
+import Synchronization
+
+/// One thread per client that fails requests whose deadline passed.
+///
+/// The I/O threads cannot do this themselves: they block in `read` on a hung server. The watchdog completes the
+/// late request with ``RedisClientError/Code/timeout`` and, if the command was already written, cuts its
+/// connection (its reply stream would be out of sync), which also wakes the blocked I/O thread.
+///
+/// It wakes at most once a millisecond: at 100,000 commands a second a wake per deadline would cost more than
+/// the commands, and a deadline met within a millisecond is met.
+final class DeadlineWatchdog: Sendable {
+    private struct Entry {
+        let deadline: UInt64
+        let request: RedisRequest
+    }
+
+    // @unchecked storage: `heap` and `stopped` are only touched with `lock` held.
+    private final class Storage: @unchecked Sendable {
+        let lock = ConditionLock()
+        var heap: [Entry] = []
+        var stopped = false
+        var sleepingUntil: UInt64 = .max
+    }
+
+    private static let resolution: UInt64 = 1_000_000
+
+    private let storage = Storage()
+    private let thread: IOThread
+
+    init() {
+        let storage = self.storage
+        thread = IOThread.spawn(name: "redis-deadline") { DeadlineWatchdog.run(storage) }
+    }
+
+    /// Watches `request` until it completes or its deadline passes.
+    func watch(_ request: RedisRequest) {
+        let storage = self.storage
+        storage.lock.lock()
+        Self.push(Entry(deadline: request.deadline, request: request), into: &storage.heap)
+        // Only a deadline earlier than the current sleep needs a wake-up; with one timeout for all calls, new
+        // deadlines are later than the earliest one and cost no signal.
+        let wake = request.deadline < storage.sleepingUntil
+        storage.lock.unlock()
+        if wake { storage.lock.signal() }
+    }
+
+    /// Stops the thread and waits for it. Requests still watched are left to their other completions.
+    func stop() {
+        storage.lock.withLock { storage.stopped = true }
+        storage.lock.signal()
+        thread.join()
+    }
+
+    private static func run(_ storage: Storage) {
+        var expired: [RedisRequest] = []
+        storage.lock.lock()
+        while !storage.stopped {
+            let now = monotonicNanoseconds()
+            while let first = storage.heap.first, first.deadline <= now {
+                let entry = pop(from: &storage.heap)
+                if !entry.request.isCompleted { expired.append(entry.request) }
+            }
+            if !expired.isEmpty {
+                storage.lock.unlock()
+                for request in expired { expire(request) }
+                expired.removeAll(keepingCapacity: true)
+                storage.lock.lock()
+                continue
+            }
+            if let first = storage.heap.first {
+                let wake = max(first.deadline, now + resolution)
+                storage.sleepingUntil = wake
+                storage.lock.wait(untilNanoseconds: wake)
+            } else {
+                storage.sleepingUntil = .max
+                storage.lock.wait()
+            }
+            storage.sleepingUntil = 0
+        }
+        storage.heap.removeAll()
+        storage.lock.unlock()
+    }
+
+    private static func expire(_ request: RedisRequest) {
+        let placement = request.placement.withLock { $0 }
+        let completed = request.complete(
+            .failure(RedisClientError(.timeout, "no reply to \(request.command) within the command timeout"))
+        )
+        if completed, let connection = placement.connection {
+            connection.abort(batch: placement.batch)
+        }
+    }
+
+    private static func push(_ entry: Entry, into heap: inout [Entry]) {
+        heap.append(entry)
+        var child = heap.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            if heap[parent].deadline <= heap[child].deadline { break }
+            heap.swapAt(parent, child)
+            child = parent
+        }
+    }
+
+    private static func pop(from heap: inout [Entry]) -> Entry {
+        let top = heap[0]
+        let last = heap.removeLast()
+        if heap.isEmpty { return top }
+        heap[0] = last
+        var parent = 0
+        while true {
+            let left = 2 * parent + 1
+            let right = left + 1
+            var smallest = parent
+            if left < heap.count, heap[left].deadline < heap[smallest].deadline { smallest = left }
+            if right < heap.count, heap[right].deadline < heap[smallest].deadline { smallest = right }
+            if smallest == parent { break }
+            heap.swapAt(parent, smallest)
+            parent = smallest
+        }
+        return top
+    }
+}

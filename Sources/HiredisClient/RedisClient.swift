@@ -1,0 +1,154 @@
+import Logging
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// An async Redis client over hiredis: a pool of connections with auto-pipelining and a deadline on every call.
+///
+/// Commands from concurrent callers that land on the same connection while it is busy go out together in one
+/// write, and their replies are matched back in order. Each call waits at most its timeout (the configured
+/// ``RedisClientConfiguration/commandTimeout`` unless given), whether the server is absent, refusing or hung;
+/// cancelling the calling task ends the wait at once. A connection that fails is re-established on the next
+/// call, after a capped exponential backoff when connecting itself fails.
+///
+/// No hiredis call runs on Swift's cooperative pool: each connection has its own thread, and one more thread
+/// enforces deadlines.
+///
+/// ```swift
+/// let client = RedisClient(configuration: try RedisClientConfiguration(url: "redis://127.0.0.1:6380"))
+/// try await client.set("greeting", value: Array("hello".utf8), expiration: .seconds(60))
+/// let value = try await client.get("greeting")  // [UInt8]? — nil for a missing key
+/// await client.close()
+/// ```
+///
+/// The process must not die of `SIGPIPE` when a peer closes a socket mid-write: creating a client sets
+/// `SIGPIPE` to ignored for the process, as most servers do.
+public final class RedisClient: Sendable {
+    public let configuration: RedisClientConfiguration
+    private let connections: [RedisConnection]
+    private let watchdog: DeadlineWatchdog
+    private let pending: PendingCounter
+    private let nextConnection = Atomic<Int>(0)
+    private let state = Mutex<Bool>(false)  // closed
+    private let logger: Logger
+
+    /// Creates the pool. Connections are made lazily, by the first calls that need them, so creating a client
+    /// succeeds even while the server is down.
+    ///
+    /// - Parameters:
+    ///   - configuration: where and how to connect.
+    ///   - logger: receives one line per connection state change (established, failed, lost), never one per
+    ///     command.
+    public init(configuration: RedisClientConfiguration, logger: Logger = Logger(label: "HiredisClient")) {
+        signal(SIGPIPE, SIG_IGN)
+        self.configuration = configuration
+        self.logger = logger
+        let pending = PendingCounter(limit: configuration.maximumPendingCommands)
+        self.pending = pending
+        self.watchdog = DeadlineWatchdog()
+        self.connections = (0..<configuration.connectionCount).map { index in
+            RedisConnection(configuration: configuration, index: index, pending: pending, logger: logger)
+        }
+        for connection in connections { connection.start() }
+    }
+
+    deinit {
+        // A client dropped without close(): let its threads end rather than leak them.
+        for connection in connections { connection.closeWithoutWaiting() }
+    }
+
+    /// Fails every queued command with ``RedisClientError/Code/closed``, waits for the I/O threads to exit and
+    /// frees every hiredis context. Calls made afterwards fail with `closed`. Safe to call more than once.
+    public func close() async {
+        let alreadyClosed = state.withLock { closed in
+            defer { closed = true }
+            return closed
+        }
+        if alreadyClosed { return }
+        // Joining blocks until each thread has left hiredis; do it on a thread of our own, not the pool's.
+        await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+            let connections = self.connections
+            let watchdog = self.watchdog
+            IOThread.spawnDetached(name: "redis-close") {
+                for connection in connections { connection.close() }
+                watchdog.stop()
+                continuation.resume()
+            }
+        }
+        logger.debug("redis client closed")
+    }
+
+    /// Sends a command and waits for its reply.
+    ///
+    /// The arguments are bytes passed to hiredis as an argv, never interpolated into a format string.
+    /// An error reply from the server is thrown as ``RedisClientError/Code/serverError``.
+    ///
+    /// ```swift
+    /// let reply = try await client.send("HSET", [Array("h".utf8), Array("field".utf8), Array("value".utf8)])
+    /// ```
+    ///
+    /// - Parameters:
+    ///   - command: the command name, e.g. `"SET"`.
+    ///   - arguments: its arguments.
+    ///   - timeout: how long to wait for the reply, queueing and connecting included; the configured
+    ///     ``RedisClientConfiguration/commandTimeout`` when `nil`.
+    public func send(
+        _ command: String,
+        _ arguments: [[UInt8]] = [],
+        timeout: Duration? = nil
+    ) async throws(RedisClientError) -> RedisReply {
+        try await send(RedisCommand(command, arguments), timeout: timeout)
+    }
+
+    /// Sends an encoded ``RedisCommand`` and waits for its reply.
+    public func send(_ command: RedisCommand, timeout: Duration? = nil) async throws(RedisClientError) -> RedisReply
+    {
+        let deadline = monotonicNanoseconds() &+ (timeout ?? configuration.commandTimeout).nanoseconds
+        let request = RedisRequest(command: command, deadline: deadline)
+        let result = await withTaskCancellationHandler {
+            await withUnsafeContinuation { continuation in
+                request.install(continuation)
+                submit(request)
+            }
+        } onCancel: {
+            request.complete(.failure(RedisClientError(.cancelled, "the calling task was cancelled")))
+        }
+        return try result.get()
+    }
+
+    private func submit(_ request: RedisRequest) {
+        if request.isCompleted { return }  // cancelled before it was queued
+        guard pending.reserve() else {
+            request.complete(
+                .failure(
+                    RedisClientError(
+                        .poolExhausted,
+                        "more than \(configuration.maximumPendingCommands) commands are waiting for a connection"
+                    )
+                )
+            )
+            return
+        }
+        let count = connections.count
+        let first = nextConnection.wrappingAdd(1, ordering: .relaxed).oldValue
+        var lastError: RedisClientError?
+        // Round-robin, skipping connections that are waiting out a reconnect backoff while others may work.
+        for offset in 0..<count {
+            let connection = connections[((first &+ offset) % count + count) % count]
+            if offset < count - 1, connection.isBackingOff { continue }
+            if let error = connection.enqueue(request) {
+                lastError = error
+                if error.code == .closed { break }
+                continue
+            }
+            watchdog.watch(request)
+            return
+        }
+        pending.subtract(1)
+        request.complete(.failure(lastError ?? RedisClientError(.connectionFailed, "no connection available")))
+    }
+}

@@ -1,0 +1,116 @@
+/// An error from ``RedisClient``: what went wrong, in a code a program can switch on, and a message a person can
+/// read.
+///
+/// The codes are stable; new ones may be added, so `switch` over them with a `default`. A password never appears
+/// in the message.
+///
+/// ```swift
+/// do {
+///     _ = try await client.get("user:42")
+/// } catch let error where error.code == .timeout {
+///     // the server did not answer within the command timeout
+/// }
+/// ```
+public struct RedisClientError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What kind of failure this is.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        enum Base: String, Hashable, Sendable {
+            case connectionRefused = "CONNECTION_REFUSED"
+            case connectionFailed = "CONNECTION_FAILED"
+            case timeout = "TIMEOUT"
+            case connectionLost = "CONNECTION_LOST"
+            case protocolError = "PROTOCOL_ERROR"
+            case serverError = "SERVER_ERROR"
+            case poolExhausted = "POOL_EXHAUSTED"
+            case closed = "CLOSED"
+            case cancelled = "CANCELLED"
+            case invalidURL = "INVALID_URL"
+            case unexpectedReply = "UNEXPECTED_REPLY"
+        }
+
+        let base: Base
+
+        /// Nothing listens at the address (TCP `ECONNREFUSED`, or a Unix socket path that does not exist).
+        public static let connectionRefused = Code(base: .connectionRefused)
+        /// Connecting failed for another reason (address resolution, authentication, `SELECT`).
+        public static let connectionFailed = Code(base: .connectionFailed)
+        /// The connect timeout or the command timeout passed before the server answered.
+        public static let timeout = Code(base: .timeout)
+        /// The connection broke while the command was in flight (reset, EOF, or closed after another command on
+        /// it timed out).
+        public static let connectionLost = Code(base: .connectionLost)
+        /// The server sent bytes that are not RESP.
+        public static let protocolError = Code(base: .protocolError)
+        /// The server answered with an error reply; ``RedisClientError/serverError`` holds it.
+        public static let serverError = Code(base: .serverError)
+        /// More commands are queued than ``RedisClientConfiguration/maximumPendingCommands`` allows.
+        public static let poolExhausted = Code(base: .poolExhausted)
+        /// The client was closed.
+        public static let closed = Code(base: .closed)
+        /// The calling task was cancelled.
+        public static let cancelled = Code(base: .cancelled)
+        /// A `redis://` or `unix://` URL could not be parsed.
+        public static let invalidURL = Code(base: .invalidURL)
+        /// The reply's type does not fit the command (a client bug or an unexpected server).
+        public static let unexpectedReply = Code(base: .unexpectedReply)
+
+        public var description: String { base.rawValue }
+    }
+
+    /// What kind of failure this is.
+    public var code: Code
+    /// A description for people; never contains a password.
+    public var message: String
+    /// The server's error reply when ``code`` is ``Code/serverError``.
+    public var serverError: RedisServerError?
+    /// Where the error was created.
+    public var file: String
+    public var line: Int
+
+    public init(
+        _ code: Code,
+        _ message: String,
+        serverError: RedisServerError? = nil,
+        file: String = #fileID,
+        line: Int = #line
+    ) {
+        self.code = code
+        self.message = message
+        self.serverError = serverError
+        self.file = file
+        self.line = line
+    }
+
+    public var description: String {
+        "\(code): \(message)"
+    }
+
+    /// Errors compare by code, message and server error, not by where they were made.
+    public static func == (lhs: RedisClientError, rhs: RedisClientError) -> Bool {
+        lhs.code == rhs.code && lhs.message == rhs.message && lhs.serverError == rhs.serverError
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(code)
+        hasher.combine(message)
+    }
+}
+
+/// An error reply from the server, such as `WRONGTYPE Operation against a key holding the wrong kind of value`.
+public struct RedisServerError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The first word of the reply: `ERR`, `WRONGTYPE`, `LOADING`, `OOM`, `NOAUTH`, `BUSY`, `MASTERDOWN`, …
+    public var code: String
+    /// The whole reply text, code included.
+    public var message: String
+
+    public init(message: String) {
+        self.message = message
+        if let space = message.firstIndex(of: " ") {
+            self.code = String(message[..<space])
+        } else {
+            self.code = message
+        }
+    }
+
+    public var description: String { message }
+}
