@@ -6,10 +6,15 @@ let package = Package(
     name: "resilient-cache",
     products: [
         .library(name: "HiredisClient", targets: ["HiredisClient"]),
+        .library(name: "Resilience", targets: ["Resilience"]),
+        .library(name: "RedisCache", targets: ["RedisCache"]),
         .library(name: "RedisTestSupport", targets: ["RedisTestSupport"]),
+        .library(name: "ResilienceTestKit", targets: ["ResilienceTestKit"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
         // Debian's libhiredis-dev (0.14.1). No pkgConfig: hiredis.pc carries -D_FILE_OFFSET_BITS=64, which
@@ -25,8 +30,27 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The circuit breaker: no Redis in sight.
         .target(
-            name: "RedisTestSupport"
+            name: "Resilience",
+            dependencies: [.product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "RedisCache",
+            dependencies: [
+                "HiredisClient",
+                "Resilience",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "RedisTestSupport",
+            dependencies: ["RedisCache"]
+        ),
+        .target(
+            name: "ResilienceTestKit"
         ),
         .testTarget(
             name: "HiredisClientTests",
@@ -34,6 +58,7 @@ let package = Package(
                 "HiredisClient",
                 "RedisTestSupport",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
             ]
         ),
     ]

@@ -32,7 +32,6 @@ public final class RedisClient: Sendable {
     private let connections: [RedisConnection]
     private let watchdog: DeadlineWatchdog
     private let pending: PendingCounter
-    private let nextConnection = Atomic<Int>(0)
     private let state = Mutex<Bool>(false)  // closed
     private let logger: Logger
 
@@ -134,11 +133,21 @@ public final class RedisClient: Sendable {
             return
         }
         let count = connections.count
-        let first = nextConnection.wrappingAdd(1, ordering: .relaxed).oldValue
+        // The least busy connection, ties to the lowest index: a lone caller keeps hitting one connection whose
+        // thread is still spinning for work, and concurrent callers spread across the pool.
+        var first = 0
+        var lowest = Int.max
+        for index in 0..<count {
+            let load = connections[index].load.load(ordering: .relaxed)
+            if load < lowest {
+                lowest = load
+                first = index
+            }
+        }
         var lastError: RedisClientError?
-        // Round-robin, skipping connections that are waiting out a reconnect backoff while others may work.
+        // Skip connections that are waiting out a reconnect backoff while others may work.
         for offset in 0..<count {
-            let connection = connections[((first &+ offset) % count + count) % count]
+            let connection = connections[(first + offset) % count]
             if offset < count - 1, connection.isBackingOff { continue }
             if let error = connection.enqueue(request) {
                 lastError = error

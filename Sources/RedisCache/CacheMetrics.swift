@@ -1,0 +1,173 @@
+import CoreMetrics
+import Resilience
+import Synchronization
+
+/// The cache operations metrics are broken down by.
+enum CacheOperation: Int, CaseIterable, Sendable {
+    case get, getMany, set, delete, invalidate, fetchStore
+
+    var label: String {
+        switch self {
+        case .get: "get"
+        case .getMany: "get_many"
+        case .set: "set"
+        case .delete: "delete"
+        case .invalidate: "invalidate"
+        case .fetchStore: "fetch_store"
+        }
+    }
+}
+
+/// A combined snapshot of the cache's counters, its journal and its breaker.
+public struct CacheMetricsSnapshot<Instant: InstantProtocol>: Sendable where Instant.Duration == Duration {
+    /// Reads that found a value.
+    public var hits: Int
+    /// Reads the backend answered without a value.
+    public var misses: Int
+    /// Reads answered as misses because the invalidation journal fences the key.
+    public var fencedReads: Int
+    /// Hits over all reads (hits, misses, fenced and degraded reads); 0 before the first read.
+    public var hitRate: Double
+    /// Degraded operations (circuit open, throttled, backend unavailable) by operation: `get`, `get_many`,
+    /// `set`, `delete`, `invalidate`, `fetch_store`.
+    public var degraded: [String: Int]
+    /// All degraded operations.
+    public var degradedTotal: Int
+    /// Times `fetch` ran its `compute` closure.
+    public var originCalls: Int
+    /// Invalidations waiting to be replayed.
+    public var journalSize: Int
+    /// True while the journal overflowed and the namespace awaits a flush.
+    public var journalOverflowed: Bool
+    /// Times the journal overflowed.
+    public var journalOverflows: Int
+    /// Entries forgotten under ``JournalOverflowPolicy/dropOldest``.
+    public var journalDropped: Int
+    /// Completed journal replays.
+    public var journalReplays: Int
+    /// The breaker's own snapshot: state, failure rate, transitions, recent failures, counts.
+    public var breaker: CircuitBreakerMetrics<Instant>
+}
+
+/// Lock-free counters behind ``CacheMetricsSnapshot``.
+final class CacheCounters: Sendable {
+    private let hits = Atomic<Int>(0)
+    private let misses = Atomic<Int>(0)
+    private let fenced = Atomic<Int>(0)
+    private let originCalls = Atomic<Int>(0)
+    private let degradedGet = Atomic<Int>(0)
+    private let degradedGetMany = Atomic<Int>(0)
+    private let degradedSet = Atomic<Int>(0)
+    private let degradedDelete = Atomic<Int>(0)
+    private let degradedInvalidate = Atomic<Int>(0)
+    private let degradedFetchStore = Atomic<Int>(0)
+
+    func recordHit() { hits.add(1, ordering: .relaxed) }
+    func recordMiss() { misses.add(1, ordering: .relaxed) }
+    func recordFencedRead() { fenced.add(1, ordering: .relaxed) }
+    func recordOriginCall() { originCalls.add(1, ordering: .relaxed) }
+
+    func recordDegraded(_ operation: CacheOperation) {
+        switch operation {
+        case .get: degradedGet.add(1, ordering: .relaxed)
+        case .getMany: degradedGetMany.add(1, ordering: .relaxed)
+        case .set: degradedSet.add(1, ordering: .relaxed)
+        case .delete: degradedDelete.add(1, ordering: .relaxed)
+        case .invalidate: degradedInvalidate.add(1, ordering: .relaxed)
+        case .fetchStore: degradedFetchStore.add(1, ordering: .relaxed)
+        }
+    }
+
+    private func degradedCount(_ operation: CacheOperation) -> Int {
+        switch operation {
+        case .get: degradedGet.load(ordering: .relaxed)
+        case .getMany: degradedGetMany.load(ordering: .relaxed)
+        case .set: degradedSet.load(ordering: .relaxed)
+        case .delete: degradedDelete.load(ordering: .relaxed)
+        case .invalidate: degradedInvalidate.load(ordering: .relaxed)
+        case .fetchStore: degradedFetchStore.load(ordering: .relaxed)
+        }
+    }
+
+    func snapshot<C: Clock>(
+        journal: JournalKeeper<C>.Status,
+        breaker: CircuitBreakerMetrics<C.Instant>
+    ) -> CacheMetricsSnapshot<C.Instant> {
+        var degraded: [String: Int] = [:]
+        for operation in CacheOperation.allCases {
+            degraded[operation.label] = degradedCount(operation)
+        }
+        let hits = hits.load(ordering: .relaxed)
+        let misses = misses.load(ordering: .relaxed)
+        let fenced = fenced.load(ordering: .relaxed)
+        let reads = hits + misses + fenced + degraded["get", default: 0]
+        return CacheMetricsSnapshot(
+            hits: hits,
+            misses: misses,
+            fencedReads: fenced,
+            hitRate: reads == 0 ? 0 : Double(hits) / Double(reads),
+            degraded: degraded,
+            degradedTotal: degraded.values.reduce(0, +),
+            originCalls: originCalls.load(ordering: .relaxed),
+            journalSize: journal.size,
+            journalOverflowed: journal.overflowed,
+            journalOverflows: journal.overflows,
+            journalDropped: journal.dropped,
+            journalReplays: journal.replays,
+            breaker: breaker
+        )
+    }
+}
+
+/// The swift-metrics instruments, created once with the injected factory.
+final class CacheInstruments: Sendable {
+    let hits: Counter
+    let misses: Counter
+    private let degradedCounters: [Counter]
+    private let durations: [CoreMetrics.Timer]
+    private let journalSize: Gauge
+    private let state: Gauge
+    private let failureRate: Gauge
+    private let stateChanges: Counter
+
+    init(factory: any MetricsFactory) {
+        hits = Counter(label: "cache_hits_total", dimensions: [], factory: factory)
+        misses = Counter(label: "cache_misses_total", dimensions: [], factory: factory)
+        degradedCounters = CacheOperation.allCases.map {
+            Counter(label: "cache_degraded_total", dimensions: [("operation", $0.label)], factory: factory)
+        }
+        durations = CacheOperation.allCases.map {
+            CoreMetrics.Timer(label: "cache_operation_duration", dimensions: [("operation", $0.label)], factory: factory)
+        }
+        journalSize = Gauge(label: "cache_journal_size", dimensions: [], factory: factory)
+        state = Gauge(label: "cache_circuit_breaker_state", dimensions: [], factory: factory)
+        failureRate = Gauge(label: "cache_failure_rate", dimensions: [], factory: factory)
+        stateChanges = Counter(label: "cache_circuit_state_changes_total", dimensions: [], factory: factory)
+    }
+
+    func degraded(_ operation: CacheOperation) {
+        degradedCounters[operation.rawValue].increment()
+    }
+
+    func record<C: Clock>(_ operation: CacheOperation, since start: C.Instant, clock: C) where C.Duration == Duration {
+        let elapsed = start.duration(to: clock.now)
+        let (seconds, attoseconds) = elapsed.components
+        durations[operation.rawValue].recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+
+    /// `cache_circuit_breaker_state`: 0 closed, 1 half-open, 2 open.
+    func transition(to newState: CircuitBreakerState) {
+        switch newState {
+        case .closed: state.record(0)
+        case .halfOpen: state.record(1)
+        case .open: state.record(2)
+        }
+    }
+
+    func countTransition() { stateChanges.increment() }
+
+    func update(failureRate rate: Double, journalSize size: Int) {
+        failureRate.record(rate)
+        journalSize.record(size)
+    }
+}

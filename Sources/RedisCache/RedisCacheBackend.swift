@@ -1,0 +1,100 @@
+import HiredisClient
+
+/// A ``CacheBackend`` over ``HiredisClient/RedisClient``.
+///
+/// Values are plain Redis strings; `ttl` becomes `SET … PX`. Pattern invalidation walks the key space with
+/// `SCAN … MATCH` and removes each batch with `UNLINK` — never `KEYS`, which blocks the server for the whole
+/// key space.
+///
+/// Errors are classified for the circuit breaker: connection refused, timeouts, lost connections, protocol
+/// errors, an exhausted pool and the server states that mean it cannot serve (`LOADING`, `BUSY`, `MASTERDOWN`,
+/// `OOM`, `READONLY`, `TRYAGAIN`, `CLUSTERDOWN`, `NOAUTH`, `MISCONF`) become ``CacheError/Code/unavailable``;
+/// other server errors (`WRONGTYPE`, syntax) become ``CacheError/Code/rejected``.
+public struct RedisCacheBackend: CacheBackend {
+    public let client: RedisClient
+    /// Keys per `SCAN` step and per `UNLINK` during pattern invalidation.
+    public var scanBatchSize: Int
+
+    public init(client: RedisClient, scanBatchSize: Int = 500) {
+        precondition(scanBatchSize >= 1, "scanBatchSize must be at least 1")
+        self.client = client
+        self.scanBatchSize = scanBatchSize
+    }
+
+    /// Server error codes that mean the server cannot serve right now, rather than that the request is wrong.
+    public static let unavailableServerErrors: Set<String> = [
+        "LOADING", "BUSY", "MASTERDOWN", "OOM", "READONLY", "TRYAGAIN", "CLUSTERDOWN", "NOAUTH", "MISCONF",
+        "NOREPLICAS",
+    ]
+
+    public func get(_ key: String) async throws(CacheError) -> [UInt8]? {
+        do {
+            return try await client.get(RedisKey(key))
+        } catch {
+            throw Self.classify(error)
+        }
+    }
+
+    public func get(many keys: [String]) async throws(CacheError) -> [[UInt8]?] {
+        if keys.isEmpty { return [] }
+        do {
+            return try await client.mget(keys.map { RedisKey($0) })
+        } catch {
+            throw Self.classify(error)
+        }
+    }
+
+    public func set(_ key: String, _ value: [UInt8], ttl: Duration?) async throws(CacheError) {
+        do {
+            try await client.set(RedisKey(key), value: value, expiration: ttl)
+        } catch {
+            throw Self.classify(error)
+        }
+    }
+
+    public func delete(_ keys: [String]) async throws(CacheError) -> Int {
+        if keys.isEmpty { return 0 }
+        do {
+            return try await client.unlink(keys.map { RedisKey($0) })
+        } catch {
+            throw Self.classify(error)
+        }
+    }
+
+    public func invalidate(pattern: String) async throws(CacheError) -> Int {
+        var removed = 0
+        do {
+            for try await batch in client.scan(match: pattern, count: scanBatchSize) {
+                removed += try await client.unlink(batch)
+            }
+        } catch {
+            throw Self.classify(error)
+        }
+        return removed
+    }
+
+    public func ping() async throws(CacheError) {
+        do {
+            try await client.ping()
+        } catch {
+            throw Self.classify(error)
+        }
+    }
+
+    /// Maps a client error to the cache's codes; see the type's discussion.
+    public static func classify(_ error: RedisClientError) -> CacheError {
+        switch error.code {
+        case .cancelled:
+            return CacheError(.cancelled, error.message, underlying: error)
+        case .serverError:
+            if let code = error.serverError?.code, unavailableServerErrors.contains(code) {
+                return CacheError(.unavailable, error.message, underlying: error)
+            }
+            return CacheError(.rejected, error.message, underlying: error)
+        case .unexpectedReply:
+            return CacheError(.rejected, error.message, underlying: error)
+        default:
+            return CacheError(.unavailable, "\(error.code): \(error.message)", underlying: error)
+        }
+    }
+}

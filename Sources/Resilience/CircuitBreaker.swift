@@ -1,0 +1,410 @@
+import Logging
+import Synchronization
+
+/// Stops calling a failing dependency, and lets it recover gradually.
+///
+/// A circuit breaker sits in front of a dependency (here: Redis). Every call asks for
+/// permission and reports its outcome. After ``CircuitBreakerConfiguration/failureThreshold``
+/// consecutive failures, or a failure rate over the rolling window, the breaker opens: calls
+/// are rejected at once with ``CircuitBreakerError/Code/open`` (`CIRCUIT_BREAKER_OPEN`) instead
+/// of waiting on a dead server. When the open duration is up it goes HALF_OPEN and admits a
+/// deterministic share of calls as probes (the rest get ``CircuitBreakerError/Code/throttled``);
+/// ``CircuitBreakerConfiguration/successThreshold`` consecutive successes close it, any failure
+/// re-opens it for longer.
+///
+/// Two APIs share one state machine: ``execute(_:)`` wraps an async closure, and the two-step
+/// ``acquire()`` / ``Permit/succeeded()`` / ``Permit/failed(_:)`` / ``Permit/ignored()`` serves
+/// callers that cannot wrap a closure. Admission and outcome are atomic with respect to the
+/// state (a `Mutex` around a pure ``CircuitBreakerStateMachine``); outcomes carry the state
+/// period (generation) they were admitted in, and a late outcome from an older period moves
+/// nothing. Transitions are logged once each and published to ``makeEventStream()`` and the
+/// `onTransition` handler, never from inside the lock.
+///
+/// Time comes from the injected clock `C` (``ContinuousClock`` in production; a manual clock in
+/// tests). Timers need no background task: without ``run()`` the transitions happen lazily on
+/// the next call or read (OPEN → HALF_OPEN when a call, ``state`` or ``metrics`` finds the time
+/// is up, as gobreaker does). ``run()`` adds punctual transitions and events, reclaiming of
+/// probes that never report, the active probe, and clock-free OPEN rejections.
+///
+/// The guard is on every call's path, so it is cheap: in CLOSED, acquire plus success is two
+/// short critical sections and no clock read, no allocation; a rejection allocates nothing
+/// (typed throws).
+///
+/// ```swift
+/// let breaker = CircuitBreaker(configuration: .init(), logger: logger)
+/// let value = try await breaker.execute { try await redis.get(key) }
+///
+/// // or, two-step:
+/// let permit = try breaker.acquire()
+/// do {
+///     let value = try await redis.get(key)
+///     permit.succeeded()
+/// } catch {
+///     permit.failed(error)
+/// }
+/// ```
+public final class CircuitBreaker<C: Clock>: Sendable where C.Duration == Duration {
+    /// The events this breaker publishes.
+    public typealias Event = CircuitBreakerEvent<C.Instant>
+    /// The metrics snapshots this breaker returns.
+    public typealias Metrics = CircuitBreakerMetrics<C.Instant>
+
+    @usableFromInline
+    let core: Mutex<CircuitBreakerStateMachine>
+    @usableFromInline
+    let measuresDuration: Bool
+    @usableFromInline
+    let clock: C
+    @usableFromInline
+    let epoch: C.Instant
+
+    /// The settings this breaker was created with.
+    public let configuration: CircuitBreakerConfiguration
+    /// The name used in log metadata.
+    public let name: String
+    let logger: Logger
+    let broadcaster: TransitionBroadcaster<C.Instant>
+    let runner = Mutex(RunnerState())
+
+    /// Creates a CLOSED breaker.
+    ///
+    /// The configuration is checked with a `precondition`
+    /// (see ``CircuitBreakerConfiguration/validate()`` to check it without stopping the process).
+    ///
+    /// ```swift
+    /// let clock = ManualClock()
+    /// let breaker = CircuitBreaker(
+    ///     configuration: .init(openDuration: .seconds(10)),
+    ///     clock: clock,
+    ///     logger: Logger(label: "cache.breaker"),
+    ///     randomNumberGenerator: SplitMix64(seed: 42)
+    /// )
+    /// ```
+    ///
+    /// - Parameters:
+    ///   - name: A name for the log metadata (`circuit_breaker`).
+    ///   - configuration: The thresholds and durations.
+    ///   - clock: The source of time; its `now` is the breaker's epoch.
+    ///   - logger: Receives one `notice` (to CLOSED/HALF_OPEN) or `warning` (to OPEN) per transition.
+    ///   - randomNumberGenerator: The source of open-duration jitter; pass a seeded one for reproducible tests.
+    ///   - onTransition: Called once per transition, in order, outside the breaker's lock.
+    public init(
+        name: String = "circuit-breaker",
+        configuration: CircuitBreakerConfiguration = CircuitBreakerConfiguration(),
+        clock: C,
+        logger: Logger,
+        randomNumberGenerator: some RandomNumberGenerator & Sendable = SystemRandomNumberGenerator(),
+        onTransition: (@Sendable (Event) -> Void)? = nil
+    ) {
+        configuration.preconditionValid()
+        self.name = name
+        self.configuration = configuration
+        self.clock = clock
+        self.epoch = clock.now
+        self.logger = logger
+        self.measuresDuration = configuration.slowCallThreshold != nil
+        self.core = Mutex(
+            CircuitBreakerStateMachine(
+                configuration: configuration,
+                now: .zero,
+                randomNumberGenerator: randomNumberGenerator
+            )
+        )
+        self.broadcaster = TransitionBroadcaster(name: name, logger: logger, onTransition: onTransition)
+    }
+
+    // MARK: Admission
+
+    /// Asks to make one call; throws if the breaker rejects it.
+    ///
+    /// In CLOSED this takes a lock briefly and reads no clock. Report the outcome exactly
+    /// once with ``Permit/succeeded()``, ``Permit/failed(_:)`` or ``Permit/ignored()``; a
+    /// half-open permit that is never reported is reclaimed after
+    /// ``CircuitBreakerConfiguration/probeReclaimAfter`` and counted as a failure.
+    ///
+    /// ```swift
+    /// let permit: CircuitBreaker<ContinuousClock>.Permit
+    /// do {
+    ///     permit = try breaker.acquire()
+    /// } catch {
+    ///     return nil  // error.code is .open or .throttled: degrade to a miss
+    /// }
+    /// ```
+    ///
+    /// - Returns: The permit to report the outcome with.
+    /// - Throws: ``CircuitBreakerError`` with ``CircuitBreakerError/Code/open`` while OPEN,
+    ///   ``CircuitBreakerError/Code/throttled`` for a HALF_OPEN call that is not admitted.
+    @inlinable
+    public func acquire() throws(CircuitBreakerError) -> Permit {
+        let admission = core.withLock { $0.acquireWithoutClock() } ?? acquireWithClock()
+        switch admission {
+        case .admitted(let ticket):
+            return Permit(breaker: self, ticket: ticket, startedAt: measuresDuration ? elapsed() : nil)
+        case .rejected(let code, let retryAfter):
+            throw CircuitBreakerError(code: code, retryAfter: retryAfter)
+        }
+    }
+
+    @usableFromInline
+    func acquireWithClock() -> CircuitBreakerStateMachine.Admission {
+        let now = elapsed()
+        return withMachine { $0.acquire(now: now) }
+    }
+
+    /// Runs `operation` if the breaker admits it, and records how it ended.
+    ///
+    /// The operation's error is classified by ``CircuitBreakerConfiguration/classifier`` and
+    /// rethrown unchanged. Its duration is measured with the clock only when
+    /// ``CircuitBreakerConfiguration/slowCallThreshold`` is set. A rejection is thrown as a
+    /// ``CircuitBreakerError`` (boxed as `any Error` here; use ``acquire()`` for a rejection
+    /// without allocation).
+    ///
+    /// ```swift
+    /// let value = try await breaker.execute { try await redis.get(key) }
+    /// ```
+    ///
+    /// - Parameters:
+    ///   - operation: The protected call. It is not run when the breaker rejects.
+    /// - Returns: What `operation` returned.
+    /// - Throws: ``CircuitBreakerError`` on rejection, otherwise whatever `operation` threw.
+    nonisolated(nonsending)
+    public func execute<T>(_ operation: nonisolated(nonsending) () async throws -> T) async throws -> T {
+        let permit = try acquire()
+        let value: T
+        do {
+            value = try await operation()
+        } catch {
+            permit.failed(error)
+            throw error
+        }
+        permit.succeeded()
+        return value
+    }
+
+    // MARK: State
+
+    /// The current state, after applying due timers (a lazy OPEN → HALF_OPEN happens here).
+    ///
+    /// ```swift
+    /// if breaker.state == .open { metrics.increment("degraded") }
+    /// ```
+    public var state: CircuitBreakerState {
+        let now = elapsed()
+        return withMachine { machine in
+            machine.advance(to: now)
+            return machine.state
+        }
+    }
+
+    /// Whether a call made now would be admitted; a peek that changes nothing.
+    ///
+    /// Another caller may take the last probe slot between this answer and your
+    /// ``acquire()``; only ``acquire()`` decides.
+    ///
+    /// ```swift
+    /// guard breaker.isCallPermitted else { return fallback }
+    /// ```
+    public var isCallPermitted: Bool {
+        let now = elapsed()
+        return core.withLock { $0.isCallPermitted(now: now) }
+    }
+
+    /// A snapshot of the state and counters, after applying due timers.
+    ///
+    /// ```swift
+    /// let metrics = breaker.metrics
+    /// print(metrics.state, metrics.failureRate, metrics.callsRejected)
+    /// ```
+    public var metrics: Metrics {
+        let now = elapsed()
+        let snapshot = withMachine { $0.snapshot(now: now) }
+        let calls = snapshot.window.calls
+        return Metrics(
+            instant: epoch.advanced(by: now),
+            state: snapshot.state,
+            isForced: snapshot.isForced,
+            forcedReason: snapshot.forcedReason,
+            generation: snapshot.generation,
+            failureRate: calls == 0 ? 0 : Double(snapshot.window.failures) / Double(calls),
+            slowCallRate: calls == 0 ? 0 : Double(snapshot.window.slowCalls) / Double(calls),
+            callsInWindow: calls,
+            failuresInWindow: snapshot.window.failures,
+            slowCallsInWindow: snapshot.window.slowCalls,
+            stateChanges: snapshot.counters.stateChanges,
+            recentFailures: snapshot.recentFailures.map { entry in
+                Metrics.RecentFailure(
+                    instant: epoch.advanced(by: entry.at),
+                    kind: entry.kind,
+                    message: Self.message(for: entry),
+                    error: entry.error,
+                    duration: entry.duration
+                )
+            },
+            timeInCurrentState: max(.zero, now - snapshot.stateEnteredAt),
+            consecutiveFailures: snapshot.consecutiveFailures,
+            consecutiveSuccesses: snapshot.consecutiveSuccesses,
+            consecutiveReopens: snapshot.consecutiveReopens,
+            openUntil: snapshot.openUntil.map { epoch.advanced(by: $0) },
+            halfOpenProbesInFlight: snapshot.halfOpenProbesInFlight,
+            callsPermitted: snapshot.counters.permitted,
+            callsRejected: snapshot.counters.rejected,
+            callsThrottled: snapshot.counters.throttled,
+            callsIgnored: snapshot.counters.ignored,
+            lateOutcomes: snapshot.counters.lateOutcomes,
+            successes: snapshot.counters.successes,
+            failures: snapshot.counters.failures,
+            slowCalls: snapshot.counters.slowCalls
+        )
+    }
+
+    // MARK: Manual control
+
+    /// Forces the breaker OPEN: every call is rejected until ``reset()`` or until `until`.
+    ///
+    /// At `until` the breaker moves to HALF_OPEN and probes the dependency as after any
+    /// open period (a maintenance window that ends by itself).
+    ///
+    /// ```swift
+    /// breaker.forceOpen(reason: "redis maintenance", until: clock.now.advanced(by: .seconds(600)))
+    /// ```
+    ///
+    /// - Parameters:
+    ///   - reason: Shown in the transition's ``CircuitBreakerTransitionReason/detail`` and the metrics.
+    ///   - until: When the forced state ends by itself; `nil` to stay until released.
+    public func forceOpen(reason: String? = nil, until: C.Instant? = nil) {
+        let now = elapsed()
+        let deadline = until.map { epoch.duration(to: $0) }
+        withMachine { $0.forceOpen(reason: reason, until: deadline, now: now) }
+    }
+
+    /// Forces the breaker CLOSED: every call is admitted and no failure opens it, until
+    /// ``reset()`` or until `until` (then it is CLOSED as usual, with fresh counts).
+    ///
+    /// ```swift
+    /// breaker.forceClosed(reason: "incident 42: breaker misfires")
+    /// ```
+    ///
+    /// - Parameters:
+    ///   - reason: Shown in the transition's ``CircuitBreakerTransitionReason/detail`` and the metrics.
+    ///   - until: When the forced state ends by itself; `nil` to stay until released.
+    public func forceClosed(reason: String? = nil, until: C.Instant? = nil) {
+        let now = elapsed()
+        let deadline = until.map { epoch.duration(to: $0) }
+        withMachine { $0.forceClosed(reason: reason, until: deadline, now: now) }
+    }
+
+    /// Back to CLOSED, releasing any forced state, with the rolling window, consecutive counts
+    /// and open backoff cleared.
+    ///
+    /// Cumulative counters and the recent failures are kept: they feed monotonic metrics.
+    ///
+    /// ```swift
+    /// breaker.reset()
+    /// ```
+    public func reset() {
+        let now = elapsed()
+        withMachine { $0.reset(now: now) }
+    }
+
+    // MARK: Events
+
+    /// A new stream of every transition from now on, in order.
+    ///
+    /// Each call returns a new, independent stream; any number may be open at once. Streams
+    /// finish on ``shutdown()``. A stream keeps the newest 1024 events its consumer has not read.
+    ///
+    /// ```swift
+    /// Task {
+    ///     for await event in breaker.makeEventStream() { log(event) }
+    /// }
+    /// ```
+    ///
+    /// - Returns: The stream.
+    public func makeEventStream() -> AsyncStream<Event> {
+        broadcaster.makeStream()
+    }
+
+    /// A new stream of every transition from now on; the same as ``makeEventStream()``.
+    public var events: AsyncStream<Event> {
+        makeEventStream()
+    }
+
+    // MARK: Internals
+
+    /// The time since the breaker's epoch, from the injected clock.
+    @usableFromInline
+    func elapsed() -> Duration {
+        epoch.duration(to: clock.now)
+    }
+
+    /// Runs `body` under the lock, then publishes its transitions outside the lock.
+    @discardableResult
+    func withMachine<Result: Sendable>(_ body: (inout CircuitBreakerStateMachine) -> Result) -> Result {
+        let (result, transitioned) = core.withLock { machine -> (Result, Bool) in
+            let result = body(&machine)
+            guard machine.hasTransitions else { return (result, false) }
+            let epoch = self.epoch
+            broadcaster.enqueue(
+                machine.takeTransitions().map { transition in
+                    Event(
+                        from: transition.from,
+                        to: transition.to,
+                        reason: transition.reason,
+                        instant: epoch.advanced(by: transition.at),
+                        generation: transition.generation
+                    )
+                }
+            )
+            return (result, true)
+        }
+        if transitioned {
+            broadcaster.deliver()
+            wakeRunner()
+        }
+        return result
+    }
+
+    static func message(for entry: RecentFailureRing.Entry) -> String {
+        if let error = entry.error { return String(describing: error) }
+        switch entry.kind.base {
+        case .slowCall:
+            return "the call succeeded but took \(entry.duration ?? .zero), slower than the slow-call threshold"
+        case .probeReclaimed:
+            return "a half-open probe did not report back in time; its permit was reclaimed"
+        case .activeProbeTimedOut:
+            return "the active probe did not finish before its timeout"
+        case .activeProbeFailed:
+            return "the active probe failed"
+        case .failure:
+            return "the call failed"
+        }
+    }
+}
+
+extension CircuitBreaker where C == ContinuousClock {
+    /// Creates a CLOSED breaker on the continuous clock, for production.
+    ///
+    /// ```swift
+    /// let breaker = CircuitBreaker(name: "redis", logger: Logger(label: "cache"))
+    /// ```
+    ///
+    /// - Parameters:
+    ///   - name: A name for the log metadata.
+    ///   - configuration: The thresholds and durations.
+    ///   - logger: Receives one message per transition.
+    ///   - onTransition: Called once per transition, in order, outside the breaker's lock.
+    public convenience init(
+        name: String = "circuit-breaker",
+        configuration: CircuitBreakerConfiguration = CircuitBreakerConfiguration(),
+        logger: Logger,
+        onTransition: (@Sendable (Event) -> Void)? = nil
+    ) {
+        self.init(
+            name: name,
+            configuration: configuration,
+            clock: ContinuousClock(),
+            logger: logger,
+            onTransition: onTransition
+        )
+    }
+}

@@ -1,0 +1,103 @@
+import Synchronization
+
+extension CircuitBreaker {
+    /// Permission for one call, returned by ``CircuitBreaker/acquire()``.
+    ///
+    /// A small struct (no allocation). Report the call's outcome exactly once with
+    /// ``succeeded()``, ``failed(_:)`` or ``ignored()``. A report that comes after the
+    /// breaker changed state (a newer generation) moves nothing; a duplicate report of a
+    /// half-open probe is ignored, but in CLOSED a duplicate would be counted twice.
+    ///
+    /// ```swift
+    /// let permit = try breaker.acquire()
+    /// do {
+    ///     try await redis.set(key, value)
+    ///     permit.succeeded()
+    /// } catch {
+    ///     permit.failed(error)
+    ///     throw error
+    /// }
+    /// ```
+    public struct Permit: Sendable {
+        @usableFromInline
+        let breaker: CircuitBreaker
+        @usableFromInline
+        let ticket: CircuitBreakerStateMachine.Ticket
+        /// When the call started, if slow calls are detected.
+        @usableFromInline
+        let startedAt: Duration?
+
+        @inlinable
+        init(breaker: CircuitBreaker, ticket: CircuitBreakerStateMachine.Ticket, startedAt: Duration?) {
+            self.breaker = breaker
+            self.ticket = ticket
+            self.startedAt = startedAt
+        }
+
+        /// The state period (generation) the call was admitted in.
+        public var generation: UInt64 { ticket.generation }
+
+        /// Whether this permit is a half-open probe.
+        public var isProbe: Bool { ticket.probeSlot != 0 }
+
+        /// Reports that the call succeeded.
+        ///
+        /// In CLOSED this takes the lock briefly and, most of the time, reads no clock. With
+        /// ``CircuitBreakerConfiguration/slowCallThreshold`` set, it reads the clock and a call
+        /// slower than the threshold counts as a failure.
+        ///
+        /// ```swift
+        /// permit.succeeded()
+        /// ```
+        @inlinable
+        public func succeeded() {
+            if startedAt == nil, breaker.core.withLock({ $0.recordSuccessWithoutClock(for: ticket) }) {
+                return
+            }
+            breaker.recordSuccessWithClock(ticket: ticket, startedAt: startedAt)
+        }
+
+        /// Reports that the call failed with `error`.
+        ///
+        /// ``CircuitBreakerConfiguration/classifier`` decides whether it counts as a failure
+        /// or is ignored (by default a `CancellationError` is ignored).
+        ///
+        /// ```swift
+        /// permit.failed(error)
+        /// ```
+        ///
+        /// - Parameters:
+        ///   - error: What the call threw.
+        public func failed(_ error: any Error) {
+            breaker.recordError(error, ticket: ticket)
+        }
+
+        /// Reports that the call's outcome says nothing about the dependency's health.
+        ///
+        /// Frees a half-open probe slot; otherwise only counts in ``CircuitBreakerMetrics/callsIgnored``.
+        ///
+        /// ```swift
+        /// permit.ignored()  // e.g. the value was too large to store: the caller's problem
+        /// ```
+        public func ignored() {
+            breaker.withMachine { $0.recordIgnored(for: ticket) }
+        }
+    }
+
+    @usableFromInline
+    func recordSuccessWithClock(ticket: CircuitBreakerStateMachine.Ticket, startedAt: Duration?) {
+        let now = elapsed()
+        let duration = startedAt.map { now - $0 }
+        withMachine { $0.record(.success(duration: duration), for: ticket, now: now) }
+    }
+
+    func recordError(_ error: any Error, ticket: CircuitBreakerStateMachine.Ticket) {
+        switch configuration.classifier(error).base {
+        case .ignored:
+            withMachine { $0.recordIgnored(for: ticket) }
+        case .failure:
+            let now = elapsed()
+            withMachine { $0.record(.failure(.failure, error: error), for: ticket, now: now) }
+        }
+    }
+}

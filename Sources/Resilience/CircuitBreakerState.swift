@@ -1,0 +1,35 @@
+/// The state of a ``CircuitBreaker``.
+///
+/// The breaker moves between three states:
+///
+/// ```
+/// CLOSED    --failures exceed the threshold-->          OPEN
+/// OPEN      --open duration elapsed-->                  HALF_OPEN
+/// HALF_OPEN --successThreshold consecutive successes--> CLOSED
+/// HALF_OPEN --any failure-->                            OPEN
+/// ```
+///
+/// A forced state (``CircuitBreaker/forceOpen(reason:until:)``,
+/// ``CircuitBreaker/forceClosed(reason:until:)``) reports as ``open`` or ``closed``;
+/// ``CircuitBreakerMetrics/isForced`` tells the two apart.
+///
+/// ```swift
+/// if breaker.state == .open { serveFromFallback() }
+/// ```
+public enum CircuitBreakerState: Sendable, Hashable, CustomStringConvertible {
+    /// Every call is admitted; failures are counted.
+    case closed
+    /// Every call is rejected with ``CircuitBreakerError/Code/open`` until the open duration is up.
+    case open
+    /// A share of calls is admitted as probes; the rest are throttled.
+    case halfOpen
+
+    /// The stable upper-case name: `CLOSED`, `OPEN` or `HALF_OPEN`.
+    public var description: String {
+        switch self {
+        case .closed: "CLOSED"
+        case .open: "OPEN"
+        case .halfOpen: "HALF_OPEN"
+        }
+    }
+}
