@@ -61,6 +61,21 @@ let package = Package(
                 .product(name: "InMemoryLogging", package: "swift-log"),
             ]
         ),
+        .testTarget(
+            name: "RedisTestSupportTests",
+            dependencies: ["RedisTestSupport"]
+        ),
+        .testTarget(
+            name: "RedisCacheTests",
+            dependencies: [
+                "RedisCache",
+                "HiredisClient",
+                "Resilience",
+                "RedisTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ]
+        ),
     ]
 )
 

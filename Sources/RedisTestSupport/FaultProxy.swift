@@ -127,20 +127,7 @@ public final class FaultProxy: Sendable {
     /// - Returns: The running proxy, in ``Mode/passThrough``. Call ``stop()`` when done.
     public static func start(upstreamHost: String = "127.0.0.1", upstreamPort: Int) throws -> FaultProxy {
         let upstream = try Posix.ipv4Address(host: upstreamHost, port: upstreamPort)
-        var listener: Int32 = -1
-        var port = 0
-        // The kernel may hand out 6379, which a developer's own Redis could later claim: take another.
-        for _ in 0..<16 where port == 0 || port == Posix.defaultRedisPort {
-            if listener >= 0 {
-                close(listener)
-            }
-            listener = try Posix.listenLoopback(port: 0)
-            port = try Posix.localPort(of: listener)
-        }
-        guard port != Posix.defaultRedisPort else {
-            close(listener)
-            throw RedisTestSupportError(.systemCallFailed, "the kernel kept handing out port \(Posix.defaultRedisPort)")
-        }
+        let (listener, port) = try listenOnFreePort()
         let shared: ProxyShared
         do {
             shared = try ProxyShared()
@@ -166,7 +153,27 @@ public final class FaultProxy: Sendable {
             close(listener)
             throw Posix.failure("pthread_create", errno: result)
         }
-        return FaultProxy(port: port, upstreamHost: upstreamHost, upstreamPort: upstreamPort, shared: shared, thread: thread)
+        return FaultProxy(
+            port: port, upstreamHost: upstreamHost, upstreamPort: upstreamPort, shared: shared, thread: thread)
+    }
+
+    /// A listening socket on a port the kernel picks, never 6379 (a developer's own Redis may want it later).
+    private static func listenOnFreePort() throws(RedisTestSupportError) -> (Int32, Int) {
+        for _ in 0..<16 {
+            let listener = try Posix.listenLoopback(port: 0)
+            let port: Int
+            do {
+                port = try Posix.localPort(of: listener)
+            } catch {
+                close(listener)
+                throw error
+            }
+            if port != Posix.defaultRedisPort {
+                return (listener, port)
+            }
+            close(listener)
+        }
+        throw RedisTestSupportError(.systemCallFailed, "the kernel kept handing out port \(Posix.defaultRedisPort)")
     }
 
     /// The mode most recently set (it may still be being applied).
@@ -197,7 +204,8 @@ public final class FaultProxy: Sendable {
             if accepted {
                 shared.wake()
             } else {
-                continuation.resume(throwing: RedisTestSupportError(.proxyStopped, "the proxy on port \(port) was stopped"))
+                continuation.resume(
+                    throwing: RedisTestSupportError(.proxyStopped, "the proxy on port \(port) was stopped"))
             }
         }
     }

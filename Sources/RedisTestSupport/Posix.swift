@@ -69,7 +69,9 @@ enum Posix {
         _ body: (UnsafePointer<sockaddr>, socklen_t) -> Result
     ) -> Result {
         withUnsafePointer(to: address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<Address>.size)) }
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                body($0, socklen_t(MemoryLayout<Address>.size))
+            }
         }
     }
 
@@ -80,7 +82,8 @@ enum Posix {
         let bytes = Array(path.utf8)
         let capacity = MemoryLayout.size(ofValue: address.sun_path)
         guard bytes.count < capacity else {
-            throw RedisTestSupportError(.systemCallFailed, "Unix socket path is too long (\(bytes.count) bytes): \(path)")
+            throw RedisTestSupportError(
+                .systemCallFailed, "Unix socket path is too long (\(bytes.count) bytes): \(path)")
         }
         withUnsafeMutableBytes(of: &address.sun_path) { buffer in
             buffer.copyBytes(from: bytes)

@@ -86,7 +86,8 @@ final class ProxyLoop {
                 let (clientEvents, upstreamEvents) = interest(in: connection)
                 // A negative fd is skipped by poll: otherwise POLLHUP, which is always reported, would wake
                 // the loop over and over for a socket it has nothing more to do with.
-                descriptors.append(pollfd(fd: clientEvents == 0 ? -1 : connection.client, events: clientEvents, revents: 0))
+                descriptors.append(
+                    pollfd(fd: clientEvents == 0 ? -1 : connection.client, events: clientEvents, revents: 0))
                 descriptors.append(
                     pollfd(fd: upstreamEvents == 0 ? -1 : connection.upstream, events: upstreamEvents, revents: 0)
                 )
@@ -192,7 +193,8 @@ final class ProxyLoop {
             return control.waiters
         }
         for waiter in waiters {
-            waiter.continuation.resume(throwing: RedisTestSupportError(.proxyStopped, "the proxy on port \(port) was stopped"))
+            waiter.continuation.resume(
+                throwing: RedisTestSupportError(.proxyStopped, "the proxy on port \(port) was stopped"))
         }
     }
 
@@ -277,7 +279,9 @@ final class ProxyLoop {
         return (client, upstream)
     }
 
-    private func handle(_ connection: Connection, clientEvents: Int16, upstreamEvents: Int16, now: ContinuousClock.Instant) {
+    private func handle(
+        _ connection: Connection, clientEvents: Int16, upstreamEvents: Int16, now: ContinuousClock.Instant
+    ) {
         guard !connection.isClosed else { return }
         let readable = Int16(POLLIN) | Int16(POLLHUP) | Int16(POLLERR)
         if !connection.upstreamConnected && upstreamEvents != 0 {

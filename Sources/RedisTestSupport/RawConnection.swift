@@ -105,7 +105,9 @@ public final class RawConnection {
     /// - Parameters:
     ///   - path: The socket file.
     ///   - timeout: How long the connection may take to be established.
-    public static func connect(unixSocketPath path: String, timeout: Duration = .seconds(2)) async throws -> RawConnection {
+    public static func connect(unixSocketPath path: String, timeout: Duration = .seconds(2)) async throws
+        -> RawConnection
+    {
         let address = try Posix.unixAddress(path: path)
         let fd = try Posix.makeStreamSocket(family: AF_UNIX, nonBlocking: true)
         let connection = RawConnection(fd: fd, peer: path)
@@ -175,7 +177,8 @@ public final class RawConnection {
             case EAGAIN, EINTR:
                 try await waitFor(Int16(POLLOUT), until: deadline, doing: "send to \(peer)")
             case ECONNRESET, EPIPE:
-                throw RedisTestSupportError(.connectionReset, "\(peer) reset the connection while sending", errno: error)
+                throw RedisTestSupportError(
+                    .connectionReset, "\(peer) reset the connection while sending", errno: error)
             default:
                 throw Posix.failure("send(\(peer))", errno: error)
             }

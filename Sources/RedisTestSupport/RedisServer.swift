@@ -87,7 +87,8 @@ public final class RedisServer: Sendable {
     ///
     /// ```swift
     /// let server = try await RedisServer.start(.init(password: "secret"))
-    /// defer { Task { await server.shutdown() } }   // prefer withServer
+    /// // ... test against server.url ...
+    /// await server.shutdown()
     /// ```
     ///
     /// - Parameter options: How to configure the server.
@@ -101,7 +102,9 @@ public final class RedisServer: Sendable {
             var lastLog = ""
             for _ in 0..<portAttempts {
                 let port = try Posix.freeLoopbackPort()
-                switch try await launch(port: port, directory: directory, options: options, unixSocketPath: unixSocketPath) {
+                switch try await launch(
+                    port: port, directory: directory, options: options, unixSocketPath: unixSocketPath)
+                {
                 case .ready(let process):
                     return RedisServer(
                         port: port,
@@ -249,7 +252,9 @@ public final class RedisServer: Sendable {
 
         let deadline = ContinuousClock.now + Self.rebindTimeout
         while true {
-            switch try await Self.launch(port: port, directory: directory, options: options, unixSocketPath: unixSocketPath) {
+            switch try await Self.launch(
+                port: port, directory: directory, options: options, unixSocketPath: unixSocketPath)
+            {
             case .ready(let process):
                 let adopted = state.withLock { state in
                     guard !state.isShutDown else { return false }
@@ -394,10 +399,12 @@ public final class RedisServer: Sendable {
         guard logDescriptor >= 0 else {
             throw Posix.failure("open(\(logPath))")
         }
+        // The child has its own copy once launched; this process never writes to the log.
+        defer { close(logDescriptor) }
         let process = try ChildProcess.launch(
             executable: redisServerPath,
             arguments: options.arguments(port: port, directory: directory, unixSocketPath: unixSocketPath),
-            standardOutput: FileHandle(fileDescriptor: logDescriptor, closeOnDealloc: true),
+            standardOutput: FileHandle(fileDescriptor: logDescriptor, closeOnDealloc: false),
             killWithTestProcess: true,
             crashCleanupDirectory: directory
         )

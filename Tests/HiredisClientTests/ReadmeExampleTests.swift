@@ -1,0 +1,35 @@
+import HiredisClient
+import RedisTestSupport
+import Testing
+
+/// The README's usage example, verbatim but for the URL, so the README cannot drift from the API.
+struct ReadmeExampleTests {
+    @Test func theReadmeExampleRuns() async throws {
+        try await RedisServer.withServer(.init(password: "secret")) { server in
+            let url = "redis://:secret@127.0.0.1:\(server.port)/0"
+            _ = try server.cli("SET", "session:1", "x")
+            _ = try server.cli("SET", "session:2", "y")
+            var printed: [String] = []
+            func print(_ text: String) { printed.append(text) }
+
+            // --- README example begins (URL from the test server) ---
+            var configuration = try RedisClientConfiguration(url: url)
+            configuration.commandTimeout = .milliseconds(250)
+            configuration.connectionCount = 4
+            let client = RedisClient(configuration: configuration)
+
+            try await client.set("user:42", value: Array("Ada".utf8), expiration: .seconds(60))
+            if let bytes = try await client.get("user:42") {
+                print(String(decoding: bytes, as: UTF8.self))
+            }
+            for try await keys in client.scan(match: "session:*", count: 500) {
+                try await client.unlink(keys)
+            }
+            await client.close()
+            // --- README example ends ---
+
+            #expect(printed == ["Ada"])
+            #expect(try server.cli("EXISTS", "session:1", "session:2") == "0")
+        }
+    }
+}
