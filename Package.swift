@@ -61,6 +61,16 @@ let package = Package(
                 .product(name: "InMemoryLogging", package: "swift-log"),
             ]
         ),
+        // Needs no redis-server: the journal, glob matching and the degradation table over a failing backend.
+        .testTarget(
+            name: "RedisCacheUnitTests",
+            dependencies: [
+                "RedisCache",
+                "Resilience",
+                "RedisTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "RedisTestSupportTests",
             dependencies: ["RedisTestSupport"]

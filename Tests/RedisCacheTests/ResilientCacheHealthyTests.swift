@@ -2,7 +2,6 @@ import HiredisClient
 import RedisCache
 import RedisTestSupport
 import Resilience
-import Synchronization
 import Testing
 
 /// Every operation with Redis healthy.
@@ -62,7 +61,7 @@ struct ResilientCacheHealthyTests {
     @Test func fetchComputesOnAMissAndServesTheCacheAfterwards() async throws {
         try await RedisServer.withServer { server in
             try await withCache(server) { (cache, _, _) async throws in
-                let computed = Counter()
+                let computed = ConcurrentCounter()
                 let first = try await cache.fetch("page", ttl: .seconds(60)) {
                     computed.increment()
                     return bytes("rendered")
@@ -86,7 +85,7 @@ struct ResilientCacheHealthyTests {
     @Test func oneHundredConcurrentFetchesOfAMissingKeyComputeOnce() async throws {
         try await RedisServer.withServer { server in
             try await withCache(server) { (cache, _, _) async throws in
-                let computed = Counter()
+                let computed = ConcurrentCounter()
                 let values = try await withThrowingTaskGroup(of: [UInt8].self) { group in
                     for _ in 0..<100 {
                         group.addTask {
@@ -150,11 +149,4 @@ struct ResilientCacheHealthyTests {
             }
         }
     }
-}
-
-/// A thread-safe counter for closures that run concurrently.
-final class Counter: Sendable {
-    private let storage = Mutex(0)
-    func increment() { storage.withLock { $0 += 1 } }
-    var value: Int { storage.withLock { $0 } }
 }
