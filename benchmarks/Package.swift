@@ -26,6 +26,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // A short, synchronous-main client run for valgrind (leak-check.sh).
+        .executableTarget(
+            name: "LeakCheck",
+            dependencies: [.product(name: "HiredisClient", package: root)]
+        ),
     ]
 )
 
