@@ -49,8 +49,19 @@ let package = Package(
             name: "RedisTestSupport",
             dependencies: ["RedisCache"]
         ),
+        // A manual clock for deterministic tests of anything built on the breaker.
         .target(
             name: "ResilienceTestKit"
+        ),
+        // The breaker's own tests: a manual clock, no Redis, no sleeps.
+        .testTarget(
+            name: "ResilienceTests",
+            dependencies: [
+                "Resilience",
+                "ResilienceTestKit",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "HiredisClientTests",

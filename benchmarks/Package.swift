@@ -14,6 +14,8 @@ let package = Package(
         .package(path: ".."),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
         // Drives load through our client against a live server and reports HdrHistogram percentiles;
@@ -22,9 +24,23 @@ let package = Package(
             name: "LoadGenerator",
             dependencies: [
                 .product(name: "HiredisClient", package: root),
+                .product(name: "RedisCache", package: root),
+                .product(name: "Resilience", package: root),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        // The breaker's guard in ns/op and mallocs/op (ordo-one's package-benchmark; suites/breaker.sh).
+        .executableTarget(
+            name: "BreakerBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Resilience", package: root),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/BreakerBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
         // A short, synchronous-main client run for valgrind (leak-check.sh).
         .executableTarget(

@@ -65,7 +65,7 @@ final class RedisConnection: @unchecked Sendable {
     /// reply before sending the next command would otherwise pay a futex wake-up of this thread on every call;
     /// measured on 2 cores, spinning lifts one caller's throughput (benchmarks/run client, c=1) by more than it
     /// costs the busy case.
-    private static let spinBeforeSleep: UInt64 = 50_000
+    private static let spinBeforeSleep: UInt64 = UInt64(getenv("SPIN_NS").map { String(cString: $0) }.flatMap { UInt64($0) } ?? 50_000)
 
     init(configuration: RedisClientConfiguration, index: Int, pending: PendingCounter, logger: Logger) {
         self.configuration = configuration
@@ -201,7 +201,10 @@ final class RedisConnection: @unchecked Sendable {
 
     private func process(_ batch: inout [RedisRequest], id: UInt64) {
         pending.subtract(batch.count)
-        defer { load.wrappingSubtract(batch.count, ordering: .relaxed) }
+        // Every request leaves `load` before its caller resumes, so a caller that sends its next command
+        // right away finds this connection idle again and does not wander to a sleeping one.
+        var unaccounted = batch.count
+        defer { load.wrappingSubtract(unaccounted, ordering: .relaxed) }
         if context == nil {
             if let error = connect(batch: id) {
                 fail(batch, error)
@@ -230,6 +233,8 @@ final class RedisConnection: @unchecked Sendable {
             }
             let result = Self.convert(reply!.assumingMemoryBound(to: redisReply.self))
             freeReplyObject(reply)
+            load.wrappingSubtract(1, ordering: .relaxed)
+            unaccounted -= 1
             batch[position].complete(result)
         }
     }

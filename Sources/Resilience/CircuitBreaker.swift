@@ -49,6 +49,10 @@ public final class CircuitBreaker<C: Clock>: Sendable where C.Duration == Durati
     /// The metrics snapshots this breaker returns.
     public typealias Metrics = CircuitBreakerMetrics<C.Instant>
 
+    /// What calls may decide without the lock; see ``CircuitBreakerGate``. Written only under `core`'s lock,
+    /// except for the counts that calls add with a compare-and-swap.
+    @usableFromInline
+    let gate: Atomic<UInt64>
     @usableFromInline
     let core: Mutex<CircuitBreakerStateMachine>
     @usableFromInline
@@ -103,13 +107,13 @@ public final class CircuitBreaker<C: Clock>: Sendable where C.Duration == Durati
         self.epoch = clock.now
         self.logger = logger
         self.measuresDuration = configuration.slowCallThreshold != nil
-        self.core = Mutex(
-            CircuitBreakerStateMachine(
-                configuration: configuration,
-                now: .zero,
-                randomNumberGenerator: randomNumberGenerator
-            )
+        let machine = CircuitBreakerStateMachine(
+            configuration: configuration,
+            now: .zero,
+            randomNumberGenerator: randomNumberGenerator
         )
+        self.gate = Atomic(machine.gateWord)
+        self.core = Mutex(machine)
         self.broadcaster = TransitionBroadcaster(name: name, logger: logger, onTransition: onTransition)
     }
 
@@ -117,7 +121,7 @@ public final class CircuitBreaker<C: Clock>: Sendable where C.Duration == Durati
 
     /// Asks to make one call; throws if the breaker rejects it.
     ///
-    /// In CLOSED this takes a lock briefly and reads no clock. Report the outcome exactly
+    /// In CLOSED this is one atomic load: no lock, no clock read, no allocation. Report the outcome exactly
     /// once with ``Permit/succeeded()``, ``Permit/failed(_:)`` or ``Permit/ignored()``; a
     /// half-open permit that is never reported is reclaimed after
     /// ``CircuitBreakerConfiguration/probeReclaimAfter`` and counted as a failure.
@@ -136,8 +140,33 @@ public final class CircuitBreaker<C: Clock>: Sendable where C.Duration == Durati
     ///   ``CircuitBreakerError/Code/throttled`` for a HALF_OPEN call that is not admitted.
     @inlinable
     public func acquire() throws(CircuitBreakerError) -> Permit {
-        let admission = core.withLock { $0.acquireWithoutClock() } ?? acquireWithClock()
-        switch admission {
+        let word = gate.load(ordering: .relaxed)
+        let kind = CircuitBreakerGate.kind(word)
+        if kind == CircuitBreakerGate.admitKind && !measuresDuration {
+            let ticket = CircuitBreakerStateMachine.Ticket(
+                generation: CircuitBreakerGate.generation(word),
+                admittedWithoutLock: true
+            )
+            return Permit(breaker: self, ticket: ticket, startedAt: nil)
+        }
+        if kind == CircuitBreakerGate.rejectKind && countRejection(word) {
+            throw CircuitBreakerError(code: .open, retryAfter: nil)
+        }
+        return try acquireSlowly(word)
+    }
+
+    /// The rest of ``acquire()``: out of line, so that the fast path above stays small.
+    @inlinable
+    @inline(never)
+    func acquireSlowly(_ word: UInt64) throws(CircuitBreakerError) -> Permit {
+        if CircuitBreakerGate.kind(word) == CircuitBreakerGate.admitKind {
+            let ticket = CircuitBreakerStateMachine.Ticket(
+                generation: CircuitBreakerGate.generation(word),
+                admittedWithoutLock: true
+            )
+            return Permit(breaker: self, ticket: ticket, startedAt: elapsed())
+        }
+        switch acquire(at: elapsed()) {
         case .admitted(let ticket):
             return Permit(breaker: self, ticket: ticket, startedAt: measuresDuration ? elapsed() : nil)
         case .rejected(let code, let retryAfter):
@@ -145,10 +174,55 @@ public final class CircuitBreaker<C: Clock>: Sendable where C.Duration == Durati
         }
     }
 
+    /// Counts a rejection in the gate word; `false` if the word no longer says *reject*
+    /// (or its count must be absorbed first): the caller then takes the lock.
+    @inlinable
+    func countRejection(_ word: UInt64) -> Bool {
+        var word = word
+        while CircuitBreakerGate.kind(word) == CircuitBreakerGate.rejectKind,
+            CircuitBreakerGate.count(word) < CircuitBreakerGate.drainCount
+        {
+            let (exchanged, original) = gate.compareExchange(
+                expected: word,
+                desired: word &+ CircuitBreakerGate.countOne,
+                ordering: .relaxed
+            )
+            if exchanged { return true }
+            word = original
+        }
+        return false
+    }
+
+    /// Counts a success of a permit admitted without the lock in the gate word.
+    ///
+    /// - Returns: `nil` if the word no longer admits this permit's generation (the caller then
+    ///   records under the lock, where the outcome is recognised as late); otherwise whether the
+    ///   batch is full and must be absorbed.
+    @inlinable
+    func countSuccess(generation: UInt32) -> Bool? {
+        var word = gate.load(ordering: .relaxed)
+        while CircuitBreakerGate.kind(word) == CircuitBreakerGate.admitKind,
+            CircuitBreakerGate.generation(word) == generation
+        {
+            let desired = word &+ CircuitBreakerGate.countOne
+            let (exchanged, original) = gate.compareExchange(expected: word, desired: desired, ordering: .relaxed)
+            if exchanged { return CircuitBreakerGate.count(desired) >= CircuitBreakerGate.batchSize(desired) }
+            word = original
+        }
+        return nil
+    }
+
+    /// Absorbs a full batch of successes counted in the gate: one clock read per batch.
     @usableFromInline
-    func acquireWithClock() -> CircuitBreakerStateMachine.Admission {
+    func absorbSuccessBatch() {
         let now = elapsed()
-        return withMachine { $0.acquire(now: now) }
+        withMachine { $0.flushPendingSuccesses(now: now, adapt: true) }
+    }
+
+    /// The admission decision at `now` (the clock was read by the specialised caller).
+    @usableFromInline
+    func acquire(at now: Duration) -> CircuitBreakerStateMachine.Admission {
+        withMachine { $0.acquire(now: now) }
     }
 
     /// Runs `operation` if the breaker admits it, and records how it ended.
@@ -167,8 +241,9 @@ public final class CircuitBreaker<C: Clock>: Sendable where C.Duration == Durati
     ///   - operation: The protected call. It is not run when the breaker rejects.
     /// - Returns: What `operation` returned.
     /// - Throws: ``CircuitBreakerError`` on rejection, otherwise whatever `operation` threw.
-    nonisolated(nonsending)
-    public func execute<T>(_ operation: nonisolated(nonsending) () async throws -> T) async throws -> T {
+    nonisolated(nonsending) public func execute<T>(
+        _ operation: nonisolated(nonsending) () async throws -> T
+    ) async throws -> T {
         let permit = try acquire()
         let value: T
         do {
@@ -224,7 +299,7 @@ public final class CircuitBreaker<C: Clock>: Sendable where C.Duration == Durati
             state: snapshot.state,
             isForced: snapshot.isForced,
             forcedReason: snapshot.forcedReason,
-            generation: snapshot.generation,
+            generation: UInt64(snapshot.generation),
             failureRate: calls == 0 ? 0 : Double(snapshot.window.failures) / Double(calls),
             slowCallRate: calls == 0 ? 0 : Double(snapshot.window.slowCalls) / Double(calls),
             callsInWindow: calls,
@@ -332,26 +407,48 @@ public final class CircuitBreaker<C: Clock>: Sendable where C.Duration == Durati
     // MARK: Internals
 
     /// The time since the breaker's epoch, from the injected clock.
-    @usableFromInline
+    @inlinable
     func elapsed() -> Duration {
         epoch.duration(to: clock.now)
     }
 
     /// Runs `body` under the lock, then publishes its transitions outside the lock.
+    ///
+    /// Before `body` the machine absorbs what the gate counted; after it, the gate is
+    /// republished if the machine changed what calls may decide without the lock.
     @discardableResult
     func withMachine<Result: Sendable>(_ body: (inout CircuitBreakerStateMachine) -> Result) -> Result {
         let (result, transitioned) = core.withLock { machine -> (Result, Bool) in
+            var word = gate.load(ordering: .relaxed)
+            while CircuitBreakerGate.count(word) != 0 {
+                let drained = word & ~CircuitBreakerGate.countMask
+                let (exchanged, original) = gate.compareExchange(expected: word, desired: drained, ordering: .relaxed)
+                if exchanged {
+                    machine.absorb(gateWord: word)
+                    word = drained
+                    break
+                }
+                word = original
+            }
             let result = body(&machine)
-            guard machine.hasTransitions else { return (result, false) }
+            let published = machine.gateWord
+            if published != word & ~CircuitBreakerGate.countMask {
+                // Counted between the drain and now, under the old word: absorbed as such
+                // (successes of an ended period are late).
+                machine.absorb(gateWord: gate.exchange(published, ordering: .relaxed))
+            }
+            guard machine.hasOutput else { return (result, false) }
             let epoch = self.epoch
+            let transitions = machine.takeTransitions()
+            if transitions.isEmpty { return (result, true) }
             broadcaster.enqueue(
-                machine.takeTransitions().map { transition in
+                transitions.map { transition in
                     Event(
                         from: transition.from,
                         to: transition.to,
                         reason: transition.reason,
                         instant: epoch.advanced(by: transition.at),
-                        generation: transition.generation
+                        generation: UInt64(transition.generation)
                     )
                 }
             )

@@ -7,11 +7,10 @@
 /// failures, an open duration that grows on repeated re-opens, a cap on concurrent
 /// probes, reclaiming probes that never report, and an active probe.
 ///
-/// Invalid values are rejected with a clear message: ``init(failureThreshold:successThreshold:openDuration:rollingWindow:rollingWindowBuckets:gradualRecovery:recoveryFactor:failureRateThreshold:minimumCalls:slowCallThreshold:openBackoff:maxHalfOpenProbes:probeReclaimAfter:activeProbe:activeProbeInterval:activeProbeTimeout:recentFailuresCapacity:classifier:)``
-/// and ``CircuitBreaker``'s initializer stop the process with a `precondition`
-/// (a configuration is a programming decision, not a runtime input). Call
-/// ``validate()`` first to get a thrown ``ValidationError`` instead, e.g. for values
-/// read from a file.
+/// Invalid values are rejected with a clear message: the initializer and ``CircuitBreaker``'s
+/// initializer stop the process with a `precondition` (a configuration is a programming
+/// decision, not a runtime input). Call ``validate()`` first to get a thrown
+/// ``ValidationError`` instead, e.g. for values read from a file.
 ///
 /// ```swift
 /// var configuration = CircuitBreakerConfiguration(openDuration: .seconds(30))
@@ -31,7 +30,11 @@ public struct CircuitBreakerConfiguration: Sendable {
     /// seeded generator makes the durations reproducible.
     ///
     /// ```swift
-    /// let backoff = CircuitBreakerConfiguration.OpenBackoff(multiplier: 2, maxOpenDuration: .seconds(300), jitter: 0.1)
+    /// let backoff = CircuitBreakerConfiguration.OpenBackoff(
+    ///     multiplier: 2,
+    ///     maxOpenDuration: .seconds(300),
+    ///     jitter: 0.1
+    /// )
     /// ```
     public struct OpenBackoff: Sendable, Hashable {
         /// Growth per consecutive re-open; `1` keeps the open duration fixed. Default `2`.
@@ -128,8 +131,10 @@ public struct CircuitBreakerConfiguration: Sendable {
     public var activeProbeTimeout: Duration
     /// How many recent failures ``CircuitBreakerMetrics/recentFailures`` keeps. Default `50`; `0` keeps none.
     public var recentFailuresCapacity: Int
-    /// Decides whether an error counts as a failure or is ignored. Default: ``CircuitBreakerClassification/default(_:)``
-    /// (`CancellationError` is ignored, everything else is a failure).
+    /// Decides whether an error counts as a failure or is ignored.
+    ///
+    /// Default: ``CircuitBreakerClassification/default(_:)`` (`CancellationError` is ignored,
+    /// everything else is a failure).
     public var classifier: @Sendable (any Error) -> CircuitBreakerClassification
 
     /// Creates a configuration; every parameter has the documented default.
@@ -247,7 +252,8 @@ public struct CircuitBreakerConfiguration: Sendable {
         )
         try check(
             openBackoff.maxOpenDuration >= openDuration,
-            "openBackoff.maxOpenDuration (\(openBackoff.maxOpenDuration)) must be at least openDuration (\(openDuration))"
+            "openBackoff.maxOpenDuration (\(openBackoff.maxOpenDuration)) must be at least "
+                + "openDuration (\(openDuration))"
         )
         try check(
             openBackoff.jitter >= 0 && openBackoff.jitter < 1,

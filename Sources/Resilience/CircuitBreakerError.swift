@@ -68,8 +68,17 @@ public struct CircuitBreakerError: Error, Sendable, Hashable, CustomStringConver
     @usableFromInline
     let staticMessage: StaticString
 
+    /// Creates a rejection (the breaker does; public for tests of code that handles rejections).
+    ///
+    /// ```swift
+    /// let rejection = CircuitBreakerError(code: .open, retryAfter: .seconds(30))
+    /// ```
+    ///
+    /// - Parameters:
+    ///   - code: What kind of rejection.
+    ///   - retryAfter: How long until a probe may go through, if known.
     @inlinable
-    init(code: Code, retryAfter: Duration?) {
+    public init(code: Code, retryAfter: Duration?) {
         self.code = code
         self.retryAfter = retryAfter
         switch code.base {

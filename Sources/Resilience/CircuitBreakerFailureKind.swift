@@ -31,7 +31,8 @@ public struct CircuitBreakerFailureKind: Sendable, Hashable, CustomStringConvert
     public static var probeReclaimed: Self { Self(.probeReclaimed) }
     /// The owner's ``CircuitBreakerConfiguration/activeProbe`` threw.
     public static var activeProbeFailed: Self { Self(.activeProbeFailed) }
-    /// The owner's ``CircuitBreakerConfiguration/activeProbe`` outlived ``CircuitBreakerConfiguration/activeProbeTimeout``.
+    /// The owner's ``CircuitBreakerConfiguration/activeProbe`` outlived
+    /// ``CircuitBreakerConfiguration/activeProbeTimeout``.
     public static var activeProbeTimedOut: Self { Self(.activeProbeTimedOut) }
 
     /// A stable snake-case name, e.g. `slow_call`.

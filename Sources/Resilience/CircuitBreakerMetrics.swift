@@ -28,7 +28,8 @@ public struct CircuitBreakerMetrics<Instant: InstantProtocol>: Sendable where In
     public var instant: Instant
     /// The current state (a forced state reports as OPEN or CLOSED).
     public var state: CircuitBreakerState
-    /// Whether the state was forced by ``CircuitBreaker/forceOpen(reason:until:)`` or ``CircuitBreaker/forceClosed(reason:until:)``.
+    /// Whether the state was forced by ``CircuitBreaker/forceOpen(reason:until:)`` or
+    /// ``CircuitBreaker/forceClosed(reason:until:)``.
     public var isForced: Bool
     /// The reason given when the state was forced.
     public var forcedReason: String?
@@ -61,6 +62,9 @@ public struct CircuitBreakerMetrics<Instant: InstantProtocol>: Sendable where In
     /// Half-open probes admitted and not yet reported.
     public var halfOpenProbesInFlight: Int
     /// Calls admitted since creation.
+    ///
+    /// A CLOSED call admitted without the lock is counted when it reports its outcome, so calls
+    /// still in flight (or never reported) are not included.
     public var callsPermitted: Int
     /// Calls rejected with `CIRCUIT_BREAKER_OPEN` since creation.
     public var callsRejected: Int

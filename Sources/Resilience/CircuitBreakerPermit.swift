@@ -35,14 +35,15 @@ extension CircuitBreaker {
         }
 
         /// The state period (generation) the call was admitted in.
-        public var generation: UInt64 { ticket.generation }
+        public var generation: UInt64 { UInt64(ticket.generation) }
 
         /// Whether this permit is a half-open probe.
         public var isProbe: Bool { ticket.probeSlot != 0 }
 
         /// Reports that the call succeeded.
         ///
-        /// In CLOSED this takes the lock briefly and, most of the time, reads no clock. With
+        /// In CLOSED this is one compare-and-swap on an atomic word, without the lock or a clock
+        /// read, except once per batch of successes (see ``CircuitBreakerGate``). With
         /// ``CircuitBreakerConfiguration/slowCallThreshold`` set, it reads the clock and a call
         /// slower than the threshold counts as a failure.
         ///
@@ -51,10 +52,21 @@ extension CircuitBreaker {
         /// ```
         @inlinable
         public func succeeded() {
-            if startedAt == nil, breaker.core.withLock({ $0.recordSuccessWithoutClock(for: ticket) }) {
+            if ticket.admittedWithoutLock, startedAt == nil,
+                let batchFull = breaker.countSuccess(generation: ticket.generation)
+            {
+                if batchFull { breaker.absorbSuccessBatch() }
                 return
             }
-            breaker.recordSuccessWithClock(ticket: ticket, startedAt: startedAt)
+            succeededSlowly()
+        }
+
+        /// The rest of ``succeeded()``: out of line, so that the fast path above stays small.
+        @inlinable
+        @inline(never)
+        func succeededSlowly() {
+            let now = breaker.elapsed()
+            breaker.recordSuccess(ticket: ticket, duration: startedAt.map { now - $0 }, at: now)
         }
 
         /// Reports that the call failed with `error`.
@@ -85,9 +97,7 @@ extension CircuitBreaker {
     }
 
     @usableFromInline
-    func recordSuccessWithClock(ticket: CircuitBreakerStateMachine.Ticket, startedAt: Duration?) {
-        let now = elapsed()
-        let duration = startedAt.map { now - $0 }
+    func recordSuccess(ticket: CircuitBreakerStateMachine.Ticket, duration: Duration?, at now: Duration) {
         withMachine { $0.record(.success(duration: duration), for: ticket, now: now) }
     }
 

@@ -4,12 +4,11 @@
 /// `Mutex`, feeds it the time from its injected clock and performs what comes out
 /// (events, logging) outside the lock. Time is a `Duration` since the breaker's epoch.
 ///
-/// The hot path reads no clock: in CLOSED, ``acquireWithoutClock()`` and
-/// ``recordSuccessWithoutClock(for:)`` answer from the state alone (successes are batched
-/// and attributed to the rolling window every few calls, see ``flushPendingSuccesses(now:adapt:)``),
-/// and while ``CircuitBreaker/run()`` drives the timers an OPEN rejection needs no clock either.
-/// They return `nil`/`false` when the time is needed; the caller then reads the clock and
-/// calls the full variant.
+/// The hot path needs neither the lock nor a clock: the machine publishes through ``gateWord``
+/// what a call may decide alone (admit in CLOSED, reject in OPEN while ``CircuitBreaker/run()``
+/// drives the timers; see ``CircuitBreakerGate``), and the owner hands back what was counted
+/// there with ``absorb(gateWord:)``. Successes counted that way reach the rolling window in
+/// batches (see ``flushPendingSuccesses(now:adapt:)``).
 ///
 /// Every state period has a generation number. A permit's ``Ticket`` carries the generation it
 /// was admitted in; an outcome from an older generation changes nothing but ``Counters/lateOutcomes``.
@@ -25,19 +24,29 @@ struct CircuitBreakerStateMachine: Sendable {
     /// What an admitted call must hand back with its outcome.
     @usableFromInline
     struct Ticket: Sendable, Hashable {
-        @usableFromInline let generation: UInt64
+        /// The state period the call was admitted in (it wraps after 2³² transitions).
+        @usableFromInline let generation: UInt32
         /// `0` for a call that holds no probe slot; otherwise the slot index + 1.
         @usableFromInline let probeSlot: UInt32
         /// Distinguishes successive holders of one slot.
         @usableFromInline let probeTag: UInt32
         @usableFromInline let isActiveProbe: Bool
+        /// Admitted through the gate word, not counted in ``Counters/permitted`` yet.
+        @usableFromInline let admittedWithoutLock: Bool
 
         @inlinable
-        init(generation: UInt64, probeSlot: UInt32 = 0, probeTag: UInt32 = 0, isActiveProbe: Bool = false) {
+        init(
+            generation: UInt32,
+            probeSlot: UInt32 = 0,
+            probeTag: UInt32 = 0,
+            isActiveProbe: Bool = false,
+            admittedWithoutLock: Bool = false
+        ) {
             self.generation = generation
             self.probeSlot = probeSlot
             self.probeTag = probeTag
             self.isActiveProbe = isActiveProbe
+            self.admittedWithoutLock = admittedWithoutLock
         }
     }
 
@@ -64,7 +73,7 @@ struct CircuitBreakerStateMachine: Sendable {
         var to: CircuitBreakerState
         var reason: CircuitBreakerTransitionReason
         var at: Duration
-        var generation: UInt64
+        var generation: UInt32
     }
 
     /// What the timer driver must do next.
@@ -93,7 +102,7 @@ struct CircuitBreakerStateMachine: Sendable {
         var state: CircuitBreakerState
         var isForced: Bool
         var forcedReason: String?
-        var generation: UInt64
+        var generation: UInt32
         var window: RollingWindow.Counts
         var counters: Counters
         var consecutiveFailures: Int
@@ -121,14 +130,14 @@ struct CircuitBreakerStateMachine: Sendable {
         }
     }
 
-    /// What the clock-free entry points may do in the current state.
+    /// What a call may decide through the gate word, without the lock.
     enum FastPath: UInt8, Sendable {
-        /// CLOSED (or forced closed without a pending expiry): admit, count, done.
-        case admitAll
+        /// Anything else needs the lock and the time.
+        case none = 0
+        /// CLOSED (or forced closed without a pending expiry): admit.
+        case admitAll = 1
         /// OPEN while the timer driver watches the expiry, or forced open without one: reject.
-        case rejectOpen
-        /// Anything else needs the time.
-        case none
+        case rejectOpen = 2
     }
 
     struct ProbeSlot: Sendable {
@@ -140,8 +149,8 @@ struct CircuitBreakerStateMachine: Sendable {
 
     /// Fixed-point 1.0 for the half-open admission credit.
     static let creditOne: UInt64 = 1 << 32
-    /// The most successes batched between two clock reads.
-    static let maxFlushInterval = 1024
+    /// log2 of the most successes batched between two clock reads (1024).
+    static let maxFlushIntervalLog2 = 10
 
     // MARK: Settings
 
@@ -162,20 +171,20 @@ struct CircuitBreakerStateMachine: Sendable {
     // MARK: State
 
     private(set) var fastPath: FastPath = .admitAll
-    private(set) var generation: UInt64 = 0
+    private(set) var generation: UInt32 = 0
     private(set) var mode: Mode = .closed
-    /// Successes counted by the clock-free path that the window has not seen yet.
-    var pendingSuccesses = 0
-    /// Clock-free successes left before one must read the clock.
-    var flushCountdown = 1
-    var consecutiveFailures = 0
-    var consecutiveSuccesses = 0
-    var counters = Counters()
-    /// Whether transitions are appended to ``outbox`` (checked on every call).
-    private(set) var hasTransitions = false
+    /// Successes counted without the clock that the window has not seen yet.
+    private var pendingSuccesses = 0
+    private var consecutiveFailures = 0
+    private var consecutiveSuccesses = 0
+    private(set) var counters = Counters()
+    /// Whether there are transitions in ``outbox`` or the timer deadline moved earlier:
+    /// the owner must publish and wake its timer driver.
+    private(set) var hasOutput = false
 
     private(set) var timerDriven = false
-    private var flushInterval = 1
+    /// log2 of how many successes the gate counts before they are absorbed.
+    private var flushIntervalLog2 = 0
     private var lastFlush: Duration
     private var stateEnteredAt: Duration
     private var openUntil: Duration = .zero
@@ -236,47 +245,41 @@ struct CircuitBreakerStateMachine: Sendable {
     /// The state as last computed, without applying expired timers (see ``advance(to:)``).
     var state: CircuitBreakerState { mode.publicState }
 
-    // MARK: Hot path
+    // MARK: The gate
 
-    /// Admits or rejects without the time, when the state allows it.
-    ///
-    /// - Returns: The admission, or `nil` when it depends on the time: call ``acquire(now:)``.
-    @usableFromInline
-    mutating func acquireWithoutClock() -> Admission? {
-        switch fastPath {
-        case .admitAll:
-            counters.permitted &+= 1
-            return .admitted(Ticket(generation: generation))
-        case .rejectOpen:
-            counters.rejected &+= 1
-            return .rejected(.open, retryAfter: nil)
-        case .none:
-            return nil
-        }
+    /// What calls may decide without the lock, as published in the gate word (count zero).
+    var gateWord: UInt64 {
+        CircuitBreakerGate.make(
+            generation: generation,
+            kind: UInt64(fastPath.rawValue),
+            log2BatchSize: flushIntervalLog2
+        )
     }
 
-    /// Records a success without the time, when the state allows it.
+    /// Takes in what was counted in a gate word without the lock.
     ///
-    /// In CLOSED a success needs no time to reset the consecutive-failure count; it is
-    /// counted as pending and attributed to the rolling window at the next clock read.
-    /// Every ``flushCountdown``-th success returns `false` so that the caller reads the
-    /// clock; the interval adapts to the call rate (see ``flushPendingSuccesses(now:adapt:)``).
-    ///
-    /// - Returns: `true` if recorded; `false` if the caller must call ``record(_:for:now:)``.
-    @usableFromInline
-    mutating func recordSuccessWithoutClock(for ticket: Ticket) -> Bool {
-        guard ticket.generation == generation else {
-            // A late outcome from an older state period: it moves nothing.
-            counters.lateOutcomes &+= 1
-            return true
+    /// Successes count for the current period only if the word's generation is the current one
+    /// (the owner absorbs before every locked operation, and once more when it replaces the word
+    /// after one); otherwise they raced with a transition and are late.
+    mutating func absorb(gateWord word: UInt64) {
+        let count = Int(CircuitBreakerGate.count(word))
+        guard count > 0 else { return }
+        switch CircuitBreakerGate.kind(word) {
+        case CircuitBreakerGate.admitKind:
+            counters.permitted += count
+            if CircuitBreakerGate.generation(word) == generation && fastPath == .admitAll {
+                counters.successes += count
+                pendingSuccesses += count
+                consecutiveFailures = 0
+                consecutiveSuccesses += count
+            } else {
+                counters.lateOutcomes += count
+            }
+        case CircuitBreakerGate.rejectKind:
+            counters.rejected += count
+        default:
+            break
         }
-        guard fastPath == .admitAll, ticket.probeSlot == 0, flushCountdown > 1 else { return false }
-        flushCountdown &-= 1
-        pendingSuccesses &+= 1
-        counters.successes &+= 1
-        consecutiveFailures = 0
-        consecutiveSuccesses &+= 1
-        return true
     }
 
     // MARK: Events with time
@@ -344,7 +347,8 @@ struct CircuitBreakerStateMachine: Sendable {
     /// An outcome whose ticket is from an older generation only counts in
     /// ``Counters/lateOutcomes``: it does not touch the window, the consecutive counts or the state.
     mutating func record(_ outcome: Outcome, for ticket: Ticket, now: Duration) {
-        flushPendingSuccesses(now: now, adapt: true)
+        if ticket.admittedWithoutLock { counters.permitted += 1 }
+        flushPendingSuccesses(now: now, adapt: false)
         advance(to: now)
         guard ticket.generation == generation else {
             counters.lateOutcomes += 1
@@ -379,6 +383,7 @@ struct CircuitBreakerStateMachine: Sendable {
 
     /// Records that an admitted call counts neither way; needs no time.
     mutating func recordIgnored(for ticket: Ticket) {
+        if ticket.admittedWithoutLock { counters.permitted += 1 }
         guard ticket.generation == generation else {
             counters.lateOutcomes += 1
             return
@@ -466,15 +471,25 @@ struct CircuitBreakerStateMachine: Sendable {
     /// Forces OPEN until `until` (or until released by ``reset(now:)``); then HALF_OPEN.
     mutating func forceOpen(reason: String?, until: Duration?, now: Duration) {
         flushPendingSuccesses(now: now, adapt: false)
-        transition(to: .forcedOpen, reason: CircuitBreakerTransitionReason(.forcedOpen, detail: reason), now: now,
-                   forcedUntil: until, forcedReason: reason)
+        transition(
+            to: .forcedOpen,
+            reason: CircuitBreakerTransitionReason(.forcedOpen, detail: reason),
+            now: now,
+            forcedUntil: until,
+            forcedReason: reason
+        )
     }
 
     /// Forces CLOSED until `until` (or until released by ``reset(now:)``); failures then trip nothing.
     mutating func forceClosed(reason: String?, until: Duration?, now: Duration) {
         flushPendingSuccesses(now: now, adapt: false)
-        transition(to: .forcedClosed, reason: CircuitBreakerTransitionReason(.forcedClosed, detail: reason), now: now,
-                   forcedUntil: until, forcedReason: reason)
+        transition(
+            to: .forcedClosed,
+            reason: CircuitBreakerTransitionReason(.forcedClosed, detail: reason),
+            now: now,
+            forcedUntil: until,
+            forcedReason: reason
+        )
     }
 
     /// Back to CLOSED with the window, consecutive counts and open backoff cleared.
@@ -486,9 +501,9 @@ struct CircuitBreakerStateMachine: Sendable {
 
     // MARK: Output
 
-    /// Removes and returns the transitions made since the last call, oldest first.
+    /// Removes and returns the transitions made since the last call, oldest first, and clears ``hasOutput``.
     mutating func takeTransitions() -> [Transition] {
-        hasTransitions = false
+        hasOutput = false
         let transitions = outbox
         outbox = []
         return transitions
@@ -520,10 +535,10 @@ struct CircuitBreakerStateMachine: Sendable {
     /// Attributes the successes counted without a clock to the rolling window.
     ///
     /// They ended between the last flush and `now`; the window spreads them over that
-    /// interval. With `adapt`, the batch size adapts so that a batch spans roughly a
-    /// sixteenth to a quarter of a bucket: it doubles (up to ``maxFlushInterval``) while calls
-    /// are dense and halves when they thin out, so a busy breaker reads the clock about once
-    /// per thousand successes and a quiet one on every call.
+    /// interval. With `adapt` (a full batch was counted in the gate), the batch size adapts so
+    /// that a batch spans roughly a sixteenth to a quarter of a bucket: it doubles (up to 1024)
+    /// while calls are dense and halves when they thin out, so a busy breaker reads the clock
+    /// about once per thousand successes and a quiet one on every success.
     mutating func flushPendingSuccesses(now: Duration, adapt: Bool) {
         let elapsed = now > lastFlush ? now - lastFlush : .zero
         if pendingSuccesses > 0 {
@@ -535,13 +550,12 @@ struct CircuitBreakerStateMachine: Sendable {
         if adapt {
             let elapsedNanos = elapsed.wholeNanoseconds
             if elapsedNanos <= window.bucketWidth / 16 {
-                flushInterval = min(flushInterval * 2, Self.maxFlushInterval)
+                flushIntervalLog2 = min(flushIntervalLog2 + 1, Self.maxFlushIntervalLog2)
             } else if elapsedNanos > window.bucketWidth / 4 {
-                flushInterval = max(flushInterval / 2, 1)
+                flushIntervalLog2 = max(flushIntervalLog2 - 1, 0)
             }
         }
         if now > lastFlush { lastFlush = now }
-        flushCountdown = flushInterval
     }
 
     private mutating func recordSuccess(ticket: Ticket, now: Duration) {
@@ -620,6 +634,8 @@ struct CircuitBreakerStateMachine: Sendable {
         probeSequence = probeSequence == .max ? 1 : probeSequence + 1
         probes[index] = ProbeSlot(tag: probeSequence, admittedAt: now, isActiveProbe: isActiveProbe)
         probesInFlight += 1
+        // The first probe in flight brings a reclaim deadline the timer driver must learn of.
+        if timerDriven && probesInFlight == 1 { hasOutput = true }
         return Ticket(
             generation: generation,
             probeSlot: UInt32(index + 1),
@@ -686,7 +702,7 @@ struct CircuitBreakerStateMachine: Sendable {
         outbox.append(
             Transition(from: from.publicState, to: newMode.publicState, reason: reason, at: now, generation: generation)
         )
-        hasTransitions = true
+        hasOutput = true
     }
 
     private mutating func updateFastPath() {

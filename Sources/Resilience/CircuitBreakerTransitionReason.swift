@@ -38,7 +38,8 @@ public struct CircuitBreakerTransitionReason: Sendable, Hashable, CustomStringCo
 
     /// CLOSED → OPEN: ``CircuitBreakerConfiguration/failureThreshold`` consecutive failures.
     public static var consecutiveFailures: Self { Self(.consecutiveFailures) }
-    /// CLOSED → OPEN: the failure rate over the rolling window reached ``CircuitBreakerConfiguration/failureRateThreshold``.
+    /// CLOSED → OPEN: the failure rate over the rolling window reached
+    /// ``CircuitBreakerConfiguration/failureRateThreshold``.
     public static var failureRate: Self { Self(.failureRate) }
     /// OPEN → HALF_OPEN: the open duration is up.
     public static var openDurationElapsed: Self { Self(.openDurationElapsed) }

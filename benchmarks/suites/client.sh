@@ -26,7 +26,7 @@ for concurrency in 1 50; do
     for op in get set; do
         ours=(); theirs=()
         for _ in $(seq "$runs"); do
-            ours+=("$("$LOAD_GENERATOR" --url "redis://127.0.0.1:$REDIS_PORT" --operation "$op" \
+            ours+=("$("$LOAD_GENERATOR" throughput --url "redis://127.0.0.1:$REDIS_PORT" --operation "$op" \
                 --concurrency "$concurrency" --requests "$requests" --value-size 100 --key-space "$keyspace" 2>/dev/null)")
             theirs+=("$(redis-benchmark -p "$REDIS_PORT" -t "$op" -n "$requests" -r "$keyspace" -d 100 \
                 -c "$concurrency" --csv | tail -1)")

@@ -1,21 +1,31 @@
 import ArgumentParser
 import HiredisClient
 import Histogram
+import Logging
+import RedisCache
+import Resilience
 
-/// Runs a fixed number of requests from N concurrent callers and prints one JSON object:
-/// `{"ops_per_sec":…, "p50_us":…, "p99_us":…, "max_us":…, "errors":…}`.
-///
-/// Keys are `key:%012d` over a key space, the same names `redis-benchmark -r` uses, so both tools read the same
-/// data when `run` has preloaded it.
+/// Drives load through our client or cache against a live server and prints one JSON object:
+/// `{"ops_per_sec":…, "p50_us":…, "p99_us":…, "max_us":…, "errors":…}`. `benchmarks/run` sets it beside
+/// redis-benchmark on the same server.
 @main
 struct LoadGenerator: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "load-generator",
-        abstract: "Drive GET or SET load through HiredisClient and report throughput and latency percentiles."
+        abstract: "Drive load through HiredisClient or ResilientCache and report throughput and latency percentiles.",
+        subcommands: [Throughput.self, Outage.self],
+        defaultSubcommand: Throughput.self
+    )
+}
+
+struct Throughput: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "GET or SET of fixed-size values from N concurrent callers, through the bare client or the cache."
     )
 
     @Option(help: "Server URL.") var url: String
     @Option(help: "get or set.") var operation: String = "get"
+    @Option(help: "client (bare RedisClient) or cache (ResilientCache over it).") var through: String = "client"
     @Option(help: "Concurrent callers.") var concurrency: Int = 50
     @Option(help: "Total requests.") var requests: Int = 100_000
     @Option(help: "Value size in bytes (SET).") var valueSize: Int = 100
@@ -23,72 +33,164 @@ struct LoadGenerator: AsyncParsableCommand {
     @Option(help: "Connections in the pool.") var connections: Int = 4
 
     func run() async throws {
-        var configuration = try RedisClientConfiguration(url: url)
-        configuration.connectionCount = connections
-        configuration.commandTimeout = .seconds(5)
-        let client = RedisClient(configuration: configuration)
+        let client = try makeClient(url: url, connections: connections, timeout: .seconds(5))
         let keys = (0..<keySpace).map(benchmarkKey)
         let value = [UInt8](repeating: UInt8(ascii: "x"), count: valueSize)
         let isSet = operation == "set"
         guard isSet || operation == "get" else { throw ValidationError("operation must be get or set") }
-
-        // Warm the connections so connecting is not measured.
-        for _ in 0..<connections * 2 { _ = try await client.ping() }
-
-        let perCaller = requests / concurrency
-        let clock = ContinuousClock()
-        let start = clock.now
-        let results = await withTaskGroup(of: (Histogram<UInt64>, Int).self) { group in
-            for caller in 0..<concurrency {
-                group.addTask {
-                    var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
-                    var errors = 0
-                    var state = UInt64(caller + 1) &* 0x9E37_79B9_7F4A_7C15
-                    for _ in 0..<perCaller {
-                        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-                        let key = keys[Int((state >> 33) % UInt64(keys.count))]
-                        let began = clock.now
-                        do {
-                            if isSet {
-                                try await client.set(key, value: value)
-                            } else {
-                                _ = try await client.get(key)
-                            }
-                        } catch {
-                            errors += 1
-                        }
-                        let elapsed = clock.now - began
-                        _ = histogram.record(UInt64(elapsed.components.seconds) * 1_000_000_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000))
-                    }
-                    return (histogram, errors)
+        let call: @Sendable (Int) async throws -> Void
+        switch through {
+        case "client":
+            let redisKeys = keys.map { RedisKey($0) }
+            call = { index in
+                if isSet {
+                    try await client.set(redisKeys[index], value: value)
+                } else {
+                    _ = try await client.get(redisKeys[index])
                 }
             }
-            var merged = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
-            var errors = 0
-            for await (histogram, callerErrors) in group {
-                merged.add(histogram)
-                errors += callerErrors
+        case "cache":
+            // Same keys as redis-benchmark (empty namespace), no TTL and no jitter: the same SET on the wire.
+            var configuration = ResilientCacheConfiguration(namespace: "")
+            configuration.defaultTTL = nil
+            configuration.ttlJitter = 0
+            let cache = ResilientCache(backend: RedisCacheBackend(client: client), configuration: configuration)
+            call = { index in
+                if isSet {
+                    try await cache.set(keys[index], value)
+                } else {
+                    _ = try await cache.get(keys[index])
+                }
             }
-            return (merged, errors)
+        default:
+            throw ValidationError("through must be client or cache")
         }
-        let elapsed = clock.now - start
+        for _ in 0..<connections * 2 { _ = try await client.ping() }
+        let result = await drive(concurrency: concurrency, requests: requests, keySpace: keySpace, call)
         await client.close()
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        let total = perCaller * concurrency
-        let histogram = results.0
-        func us(_ nanoseconds: UInt64) -> Double { Double(nanoseconds) / 1000 }
-        print(
-            """
-            {"ops_per_sec": \(Int(Double(total) / seconds)), "p50_us": \(us(histogram.valueAtPercentile(50))), \
-            "p99_us": \(us(histogram.valueAtPercentile(99))), "max_us": \(us(histogram.max)), \
-            "errors": \(results.1), "requests": \(total)}
-            """
-        )
+        print(result.json)
     }
 }
 
+struct Outage: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: """
+            Latency of GET while the server is hung (the caller SIGSTOPs it first): through the cache once its \
+            breaker is open, or through the bare client, where every call pays the command timeout.
+            """
+    )
+
+    @Option(help: "Server URL (the server must be hung, e.g. SIGSTOP).") var url: String
+    @Option(help: "cache (breaker open: fast-fail) or client (no breaker).") var through: String = "cache"
+    @Option(help: "Requests to time.") var requests: Int = 100_000
+    @Option(help: "Command timeout in milliseconds.") var timeoutMs: Int = 100
+
+    func run() async throws {
+        let client = try makeClient(url: url, connections: 4, timeout: .milliseconds(timeoutMs))
+        let call: @Sendable (Int) async throws -> Void
+        switch through {
+        case "cache":
+            var configuration = ResilientCacheConfiguration(namespace: "")
+            configuration.breaker.openDuration = .seconds(600)  // stay open for the whole measurement
+            let cache = ResilientCache(
+                backend: RedisCacheBackend(client: client),
+                configuration: configuration,
+                logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
+            )
+            // Open the breaker the honest way: calls that time out on the hung server.
+            while cache.breaker.state != .open { _ = try await cache.get("key:000000000001") }
+            call = { _ in
+                guard try await cache.get("key:000000000001") == nil else { fatalError("a hung server answered") }
+            }
+        case "client":
+            call = { _ in
+                do {
+                    _ = try await client.get("key:000000000001")
+                } catch let error as RedisClientError where error.code == .timeout || error.code == .connectionLost {
+                    return  // each call pays the full timeout: the figure this mode measures
+                }
+                fatalError("a hung server answered")
+            }
+        default:
+            throw ValidationError("through must be cache or client")
+        }
+        let result = await drive(concurrency: 1, requests: requests, keySpace: 1, call, countErrors: true)
+        await client.close()
+        print(result.json)
+    }
+}
+
+struct Result {
+    var operations: Int
+    var seconds: Double
+    var histogram: Histogram<UInt64>
+    var errors: Int
+
+    var json: String {
+        func us(_ nanoseconds: UInt64) -> Double { Double(nanoseconds) / 1000 }
+        return """
+            {"ops_per_sec": \(Int(Double(operations) / seconds)), "p50_us": \(us(histogram.valueAtPercentile(50))), \
+            "p99_us": \(us(histogram.valueAtPercentile(99))), "max_us": \(us(histogram.max)), \
+            "errors": \(errors), "requests": \(operations)}
+            """
+    }
+}
+
+func makeClient(url: String, connections: Int, timeout: Duration) throws -> RedisClient {
+    var configuration = try RedisClientConfiguration(url: url)
+    configuration.connectionCount = connections
+    configuration.commandTimeout = timeout
+    configuration.connectTimeout = timeout
+    return RedisClient(configuration: configuration, logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
+}
+
+/// Runs `requests` calls from `concurrency` callers, each picking keys from a seeded LCG, and times each call.
+func drive(
+    concurrency: Int,
+    requests: Int,
+    keySpace: Int,
+    _ call: @escaping @Sendable (Int) async throws -> Void,
+    countErrors: Bool = true
+) async -> Result {
+    let perCaller = requests / concurrency
+    let clock = ContinuousClock()
+    let start = clock.now
+    let (histogram, errors) = await withTaskGroup(of: (Histogram<UInt64>, Int).self) { group in
+        for caller in 0..<concurrency {
+            group.addTask {
+                var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+                var errors = 0
+                var state = UInt64(caller + 1) &* 0x9E37_79B9_7F4A_7C15
+                for _ in 0..<perCaller {
+                    state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                    let index = Int((state >> 33) % UInt64(keySpace))
+                    let began = clock.now
+                    do {
+                        try await call(index)
+                    } catch {
+                        errors += 1
+                    }
+                    let (seconds, attoseconds) = (clock.now - began).components
+                    _ = histogram.record(UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000))
+                }
+                return (histogram, errors)
+            }
+        }
+        var merged = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+        var errors = 0
+        for await (histogram, callerErrors) in group {
+            merged.add(histogram)
+            errors += callerErrors
+        }
+        return (merged, errors)
+    }
+    let elapsed = clock.now - start
+    let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    return Result(operations: perCaller * concurrency, seconds: seconds, histogram: histogram, errors: errors)
+}
+
 /// `key:000000001234`, as redis-benchmark names keys with `-r`.
-private func benchmarkKey(_ index: Int) -> RedisKey {
+func benchmarkKey(_ index: Int) -> String {
     let digits = String(index)
-    return RedisKey("key:" + String(repeating: "0", count: max(0, 12 - digits.count)) + digits)
+    return "key:" + String(repeating: "0", count: max(0, 12 - digits.count)) + digits
 }

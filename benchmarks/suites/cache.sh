@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# ResilientCache against the bare HiredisClient at 50 concurrent callers, in the same run on the same server
+# (overhead ratio), beside redis-benchmark -c 50; then GET latency while the server is hung (SIGSTOP):
+# through the cache once its breaker is open (fast-fail) and through the bare client (each call pays the
+# command timeout). Figures are medians of RUNS runs (default 3). Appends JSON rows to the file given as $1.
+set -euo pipefail
+rows="$1"
+BENCH_DIR="$(cd "$(dirname "$0")/.." && pwd)"
+source "$BENCH_DIR/suites/lib.sh"
+runs="${RUNS:-3}"
+keyspace=10000
+requests=300000
+
+build_load_generator
+start_redis
+trap stop_redis EXIT
+redis-benchmark -p "$REDIS_PORT" -t set -n $((keyspace * 3)) -r "$keyspace" -d 100 -q >/dev/null
+url="redis://127.0.0.1:$REDIS_PORT"
+
+echo
+echo "### cache: ResilientCache vs the bare client, 50 callers (redis $(redis_version), $(machine))"
+echo
+echo "| operation | cache ops/s | client ops/s | cache / client | redis-benchmark -c 50 ops/s | cache p50 µs | cache p99 µs | client p50 µs | client p99 µs |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+for op in get set; do
+    cache=(); client=(); theirs=()
+    for _ in $(seq "$runs"); do
+        # Interleaved, so drift in the machine's load hits both sides alike.
+        client+=("$("$LOAD_GENERATOR" throughput --url "$url" --through client --operation "$op" --concurrency 50 \
+            --requests "$requests" --key-space "$keyspace")")
+        cache+=("$("$LOAD_GENERATOR" throughput --url "$url" --through cache --operation "$op" --concurrency 50 \
+            --requests "$requests" --key-space "$keyspace")")
+        theirs+=("$(redis-benchmark -p "$REDIS_PORT" -t "$op" -n "$requests" -r "$keyspace" -d 100 -c 50 --csv | tail -1)")
+    done
+    python3 - "$op" "$rows" "${cache[@]}" -- "${client[@]}" -- "${theirs[@]}" <<'PY'
+import json, statistics, sys
+op, rows = sys.argv[1], sys.argv[2]
+rest = sys.argv[3:]
+first = rest.index("--"); second = rest.index("--", first + 1)
+cache = [json.loads(x) for x in rest[:first]]
+client = [json.loads(x) for x in rest[first + 1:second]]
+theirs = [float(line.split(",")[1].strip('"')) for line in rest[second + 1:]]
+med = statistics.median
+cache_ops, client_ops = med(r["ops_per_sec"] for r in cache), med(r["ops_per_sec"] for r in client)
+row = {
+    "suite": "cache", "name": f"{op.upper()} 100B c=50 through ResilientCache", "callers": 50,
+    "ours_ops_per_sec": round(cache_ops), "client_ops_per_sec": round(client_ops),
+    "overhead_ratio": round(cache_ops / client_ops, 3),
+    "redis_benchmark_ops_per_sec": round(med(theirs)), "ratio": round(cache_ops / med(theirs), 3),
+    "p50_us": med(r["p50_us"] for r in cache), "p99_us": med(r["p99_us"] for r in cache),
+    "client_p50_us": med(r["p50_us"] for r in client), "client_p99_us": med(r["p99_us"] for r in client),
+    "runs": len(cache), "errors": sum(r["errors"] for r in cache + client),
+}
+open(rows, "a").write(json.dumps(row) + "\n")
+print(f"| {op.upper()} | {row['ours_ops_per_sec']} | {row['client_ops_per_sec']} | {row['overhead_ratio']:.3f} | "
+      f"{row['redis_benchmark_ops_per_sec']} | {row['p50_us']} | {row['p99_us']} | {row['client_p50_us']} | {row['client_p99_us']} |")
+PY
+done
+
+echo
+echo "### cache: GET while Redis is hung (SIGSTOP), command timeout 100 ms"
+echo
+echo "| path | calls | p50 µs | p99 µs | max µs |"
+echo "|---|---:|---:|---:|---:|"
+kill -STOP "$REDIS_PID"
+open="$("$LOAD_GENERATOR" outage --url "$url" --through cache --requests 200000 --timeout-ms 100)"
+bare="$("$LOAD_GENERATOR" outage --url "$url" --through client --requests 20 --timeout-ms 100)"
+kill -CONT "$REDIS_PID"
+python3 - "$rows" "$open" "$bare" <<'PY'
+import json, sys
+rows, opened, bare = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
+for name, result in (("GET, breaker open (fast-fail)", opened), ("GET, bare client, no breaker", bare)):
+    row = {"suite": "cache", "name": name, "calls": result["requests"], "p50_us": result["p50_us"],
+           "p99_us": result["p99_us"], "max_us": result["max_us"], "ours_ops_per_sec": result["ops_per_sec"]}
+    open(rows, "a").write(json.dumps(row) + "\n")
+    print(f"| {name} | {result['requests']} | {result['p50_us']} | {result['p99_us']} | {result['max_us']} |")
+PY
+echo
