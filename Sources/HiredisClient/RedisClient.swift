@@ -49,8 +49,15 @@ public final class RedisClient: Sendable {
         let pending = PendingCounter(limit: configuration.maximumPendingCommands)
         self.pending = pending
         self.watchdog = DeadlineWatchdog()
+        let spinToken = SpinToken()
         self.connections = (0..<configuration.connectionCount).map { index in
-            RedisConnection(configuration: configuration, index: index, pending: pending, logger: logger)
+            RedisConnection(
+                configuration: configuration,
+                index: index,
+                pending: pending,
+                spinToken: spinToken,
+                logger: logger
+            )
         }
         for connection in connections { connection.start() }
     }

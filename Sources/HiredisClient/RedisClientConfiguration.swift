@@ -106,6 +106,13 @@ public struct RedisClientConfiguration: Sendable, CustomStringConvertible {
         didSet { precondition(maximumPendingCommands >= 1, "maximumPendingCommands must be at least 1") }
     }
 
+    /// Lets one I/O thread at a time busy-poll briefly (for the next command for up to 50 µs, for a reply for up to
+    /// 100 µs) instead of sleeping, but only while batches are small — callers that wait for each reply. It
+    /// saves a thread wake-up per call, which on a VM costs tens of microseconds: a lone caller's throughput
+    /// roughly doubles. The price is CPU: a thread may poll without pause while a lone caller keeps sending.
+    /// Default true.
+    public var busyPolling: Bool
+
     public init(endpoint: Endpoint = .tcp(host: "127.0.0.1", port: 6379), authentication: Authentication? = nil) {
         self.endpoint = endpoint
         self.authentication = authentication
@@ -116,6 +123,7 @@ public struct RedisClientConfiguration: Sendable, CustomStringConvertible {
         self.keepAlive = true
         self.reconnect = Reconnect()
         self.maximumPendingCommands = 65_536
+        self.busyPolling = true
     }
 
     /// Reads `redis://[[user]:password@]host[:port][/db]` or `unix:///path/to/socket[?db=N]`.

@@ -31,6 +31,7 @@ final class RedisConnection: @unchecked Sendable {
     private let logger: Logger
     private let index: Int
     private let pending: PendingCounter
+    private let spinToken: SpinToken
     let lock = ConditionLock()
 
     // guarded by lock
@@ -53,6 +54,7 @@ final class RedisConnection: @unchecked Sendable {
     private var argvLengths: UnsafeMutablePointer<Int> = .allocate(capacity: 8)
     private var argvCapacity = 8
     private var wasConnected = false
+    private var lastBatchSize = 0
     private var loggedDown = false
 
     private var thread: IOThread?
@@ -61,14 +63,21 @@ final class RedisConnection: @unchecked Sendable {
     let load = Atomic<Int>(0)
     /// Bumped by every enqueue, so the I/O thread can watch for work without taking the lock while it spins.
     private let enqueued = Atomic<UInt64>(0)
-    /// How long an idle I/O thread polls for the next command before it sleeps. A caller that waits for each
-    /// reply before sending the next command would otherwise pay a futex wake-up of this thread on every call;
-    /// measured on 2 cores, spinning lifts one caller's throughput (benchmarks/run client, c=1) by more than it
-    /// costs the busy case.
-    private static let spinBeforeSleep: UInt64 = UInt64(getenv("SPIN_NS").map { String(cString: $0) }.flatMap { UInt64($0) } ?? 50_000)
+    /// How long an idle I/O thread polls for the next command before it sleeps, after a small batch. A caller
+    /// that waits for each reply before sending the next command would otherwise pay a wake-up of this thread on
+    /// every call. Measured with `benchmarks/run client` on 2 vCPUs: one caller's GET went from ~0.8x to
+    /// 1.4-2.7x redis-benchmark -c 1 with this and ``pollReplyFor``, while 50 callers kept their throughput.
+    private static let spinBeforeSleep: UInt64 = 50_000
 
-    init(configuration: RedisClientConfiguration, index: Int, pending: PendingCounter, logger: Logger) {
+    init(
+        configuration: RedisClientConfiguration,
+        index: Int,
+        pending: PendingCounter,
+        spinToken: SpinToken,
+        logger: Logger
+    ) {
         self.configuration = configuration
+        self.spinToken = spinToken
         self.index = index
         self.pending = pending
         var logger = logger
@@ -191,8 +200,11 @@ final class RedisConnection: @unchecked Sendable {
 
     /// Polls for new work for up to ``spinBeforeSleep`` before the loop goes to sleep on the condition.
     private func spinWhileIdle() {
+        guard configuration.busyPolling else { return }
         let seen = enqueued.load(ordering: .acquiring)
         if lock.withLock({ !queue.isEmpty || closed }) { return }
+        guard lastBatchSize <= Self.spinBatchLimit, spinToken.tryAcquire() else { return }
+        defer { spinToken.release() }
         let until = monotonicNanoseconds() &+ Self.spinBeforeSleep
         while enqueued.load(ordering: .acquiring) == seen {
             if monotonicNanoseconds() >= until { return }
@@ -201,6 +213,7 @@ final class RedisConnection: @unchecked Sendable {
 
     private func process(_ batch: inout [RedisRequest], id: UInt64) {
         pending.subtract(batch.count)
+        lastBatchSize = batch.count
         // Every request leaves `load` before its caller resumes, so a caller that sends its next command
         // right away finds this connection idle again and does not wander to a sleeping one.
         var unaccounted = batch.count
@@ -225,6 +238,7 @@ final class RedisConnection: @unchecked Sendable {
 
         for position in 0..<written {
             var reply: UnsafeMutableRawPointer?
+            if configuration.busyPolling { awaitReadable(context) }
             if redisGetReply(context, &reply) != REDIS_OK {
                 let error = transportError(context, batch: id)
                 fail(batch[position..<written], error)
@@ -237,6 +251,32 @@ final class RedisConnection: @unchecked Sendable {
             unaccounted -= 1
             batch[position].complete(result)
         }
+    }
+
+    /// Busy-polling pays off when callers wait for each reply (batches of one or two); with larger batches the
+    /// thread has work anyway, and polling would only take CPU from Redis and the callers.
+    static let spinBatchLimit = 2
+
+    /// How long the thread polls the socket for a reply before it blocks in `read`.
+    static let pollReplyFor: UInt64 = 100_000
+
+    /// Flushes the output buffer and polls the socket for a reply for up to ``pollReplyFor`` before the
+    /// blocking read, so a fast server's reply is picked up without the thread being put to sleep and woken.
+    private func awaitReadable(_ context: UnsafeMutablePointer<redisContext>) {
+        var done: Int32 = 0
+        // redisGetReply would flush first too; the reply cannot come before the command has left.
+        while done == 0 {
+            if redisBufferWrite(context, &done) != REDIS_OK { return }
+        }
+        // A reply already in the reader's buffer needs no read at all.
+        if context.pointee.reader.pointee.len > context.pointee.reader.pointee.pos { return }
+        guard lastBatchSize <= Self.spinBatchLimit, spinToken.tryAcquire() else { return }
+        defer { spinToken.release() }
+        var descriptor = pollfd(fd: context.pointee.fd, events: Int16(POLLIN), revents: 0)
+        let until = monotonicNanoseconds() &+ Self.pollReplyFor
+        repeat {
+            if poll(&descriptor, 1, 0) != 0 { return }
+        } while monotonicNanoseconds() < until
     }
 
     private func append(_ command: RedisCommand, to context: UnsafeMutablePointer<redisContext>) {
@@ -503,5 +543,22 @@ final class PendingCounter: Sendable {
 
     func subtract(_ amount: Int) {
         count.wrappingSubtract(amount, ordering: .relaxed)
+    }
+}
+
+/// Lets at most one I/O thread of a client busy-poll at a time.
+///
+/// Polling instead of sleeping saves a wake-up per call when a caller waits for each reply (one wake-up of an
+/// idle vCPU costs tens of microseconds on the VMs this was measured on), but on 2 cores four polling threads
+/// would starve Redis and the callers; one is the measured sweet spot.
+final class SpinToken: Sendable {
+    private let held = Atomic<Bool>(false)
+
+    func tryAcquire() -> Bool {
+        held.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
+    }
+
+    func release() {
+        held.store(false, ordering: .releasing)
     }
 }
