@@ -82,6 +82,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The chaos soak: every fault in turn under load, about a minute.
+        .testTarget(
+            name: "ChaosTests",
+            dependencies: [
+                "RedisCache",
+                "HiredisClient",
+                "Resilience",
+                "RedisTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "RedisTestSupportTests",
             dependencies: ["RedisTestSupport"]

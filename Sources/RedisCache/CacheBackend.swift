@@ -18,6 +18,19 @@ public protocol CacheBackend: Sendable {
     func delete(_ keys: [String]) async throws(CacheError) -> Int
     /// Removes every key matching a Redis glob `pattern` (`*`, `?`, `[…]`, `\`); returns how many.
     func invalidate(pattern: String) async throws(CacheError) -> Int
+    /// Removes every key under `scope` (a glob such as `app:*`) that matches any of `patterns`; returns how many.
+    ///
+    /// The journal replays many pattern invalidations at once after an outage; a backend that can walk its key
+    /// space once for all of them should (the default calls ``invalidate(pattern:)`` once per pattern).
+    func invalidate(matchingAnyOf patterns: [String], within scope: String) async throws(CacheError) -> Int
     /// Succeeds when the backend answers; the circuit's active probe.
     func ping() async throws(CacheError)
+}
+
+extension CacheBackend {
+    public func invalidate(matchingAnyOf patterns: [String], within scope: String) async throws(CacheError) -> Int {
+        var removed = 0
+        for pattern in patterns { removed += try await invalidate(pattern: pattern) }
+        return removed
+    }
 }

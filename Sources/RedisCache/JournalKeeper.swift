@@ -149,22 +149,23 @@ final class JournalKeeper<C: Clock>: Sendable where C.Duration == Duration {
             try await call(breaker) { [backend, flushPattern] () async throws(CacheError) in
                 _ = try await backend.invalidate(pattern: flushPattern)
             }
+            acknowledge(Replay(keys: [], patterns: [], flushNamespace: true, taken: replay.taken))
         }
+        // Keys in batches, each batch unfenced as soon as it went through, so reads recover progressively.
         var start = 0
         while start < replay.keys.count {
             let batch = Array(replay.keys[start..<min(start + batchSize, replay.keys.count)])
             try await call(breaker) { [backend] () async throws(CacheError) in _ = try await backend.delete(batch) }
+            acknowledge(Replay(keys: batch, patterns: [], flushNamespace: false, taken: replay.taken))
             start += batchSize
         }
-        for pattern in replay.patterns {
-            try await call(breaker) { [backend] () async throws(CacheError) in
-                _ = try await backend.invalidate(pattern: pattern)
+        // All patterns in one walk of the namespace.
+        if !replay.patterns.isEmpty {
+            try await call(breaker) { [backend, flushPattern] () async throws(CacheError) in
+                _ = try await backend.invalidate(matchingAnyOf: replay.patterns, within: flushPattern)
             }
         }
-        journal.withLock { journal in
-            journal.acknowledge(replay)
-            publishSize(journal)
-        }
+        acknowledge(replay)
         replays.add(1, ordering: .relaxed)
         logger.notice(
             "invalidation journal replayed",
@@ -173,6 +174,15 @@ final class JournalKeeper<C: Clock>: Sendable where C.Duration == Duration {
                 "namespace_flushed": "\(replay.flushNamespace)",
             ]
         )
+    }
+
+    private typealias Replay = InvalidationJournal<C.Instant>.Replay
+
+    private func acknowledge(_ replay: Replay) {
+        journal.withLock { journal in
+            journal.acknowledge(replay)
+            publishSize(journal)
+        }
     }
 
     private func call(

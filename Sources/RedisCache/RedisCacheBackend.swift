@@ -73,6 +73,26 @@ public struct RedisCacheBackend: CacheBackend {
         return removed
     }
 
+    /// One `SCAN` pass over `scope`, matching the patterns here, instead of one pass per pattern: replaying a
+    /// journal of hundreds of patterns after an outage costs one walk of the namespace.
+    public func invalidate(matchingAnyOf patterns: [String], within scope: String) async throws(CacheError) -> Int {
+        if patterns.count == 1 { return try await invalidate(pattern: patterns[0]) }
+        let globs = patterns.map(GlobPattern.init)
+        var removed = 0
+        do {
+            for try await batch in client.scan(match: scope, count: scanBatchSize) {
+                let doomed = batch.filter { key in
+                    let name = key.description
+                    return globs.contains { $0.matches(name) }
+                }
+                if !doomed.isEmpty { removed += try await client.unlink(doomed) }
+            }
+        } catch {
+            throw Self.classify(error)
+        }
+        return removed
+    }
+
     public func ping() async throws(CacheError) {
         do {
             try await client.ping()
