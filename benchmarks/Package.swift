@@ -26,6 +26,7 @@ let package = Package(
                 .product(name: "HiredisClient", package: root),
                 .product(name: "RedisCache", package: root),
                 .product(name: "Resilience", package: root),
+                .product(name: "RedisTestSupport", package: root),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -118,7 +118,7 @@ public final class RedisClient: Sendable {
         let result = await withTaskCancellationHandler {
             await withUnsafeContinuation { continuation in
                 request.install(continuation)
-                submit(request)
+                submit(CollectionOfOne(request))
             }
         } onCancel: {
             request.complete(.failure(RedisClientError(.cancelled, "the calling task was cancelled")))
@@ -126,17 +126,45 @@ public final class RedisClient: Sendable {
         return try result.get()
     }
 
-    private func submit(_ request: RedisRequest) {
-        if request.isCompleted { return }  // cancelled before it was queued
-        guard pending.reserve() else {
-            request.complete(
-                .failure(
-                    RedisClientError(
-                        .poolExhausted,
-                        "more than \(configuration.maximumPendingCommands) commands are waiting for a connection"
-                    )
-                )
+    /// Sends several commands on one connection, back to back in one write, and waits for all replies.
+    ///
+    /// Auto-pipelining already batches concurrent callers; this is for one caller with many commands, e.g. a
+    /// bulk load. Each command gets its own result: an error reply or a timeout of one does not hide the others'
+    /// replies. The timeout applies to each command from the moment the pipeline is sent.
+    ///
+    /// ```swift
+    /// let results = await client.pipeline((0..<16).map { RedisCommand("GET", [Array("key:\($0)".utf8)]) })
+    /// ```
+    public func pipeline(
+        _ commands: [RedisCommand],
+        timeout: Duration? = nil
+    ) async -> [Result<RedisReply, RedisClientError>] {
+        if commands.isEmpty { return [] }
+        let deadline = monotonicNanoseconds() &+ (timeout ?? configuration.commandTimeout).nanoseconds
+        let requests = commands.map { RedisRequest(command: $0, deadline: deadline) }
+        return await withTaskCancellationHandler {
+            submit(requests)
+            var results: [Result<RedisReply, RedisClientError>] = []
+            results.reserveCapacity(requests.count)
+            for request in requests {
+                results.append(await withUnsafeContinuation { request.install($0) })
+            }
+            return results
+        } onCancel: {
+            for request in requests {
+                request.complete(.failure(RedisClientError(.cancelled, "the calling task was cancelled")))
+            }
+        }
+    }
+
+    private func submit(_ requests: some Collection<RedisRequest>) {
+        if requests.count == 1, requests.first!.isCompleted { return }  // cancelled before it was queued
+        guard pending.reserve(requests.count) else {
+            let error = RedisClientError(
+                .poolExhausted,
+                "more than \(configuration.maximumPendingCommands) commands are waiting for a connection"
             )
+            for request in requests { request.complete(.failure(error)) }
             return
         }
         let count = connections.count
@@ -156,15 +184,16 @@ public final class RedisClient: Sendable {
         for offset in 0..<count {
             let connection = connections[(first + offset) % count]
             if offset < count - 1, connection.isBackingOff { continue }
-            if let error = connection.enqueue(request) {
+            if let error = connection.enqueue(requests) {
                 lastError = error
                 if error.code == .closed { break }
                 continue
             }
-            watchdog.watch(request)
+            for request in requests { watchdog.watch(request) }
             return
         }
-        pending.subtract(1)
-        request.complete(.failure(lastError ?? RedisClientError(.connectionFailed, "no connection available")))
+        pending.subtract(requests.count)
+        let error = lastError ?? RedisClientError(.connectionFailed, "no connection available")
+        for request in requests { request.complete(.failure(error)) }
     }
 }

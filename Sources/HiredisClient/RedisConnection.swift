@@ -101,7 +101,9 @@ final class RedisConnection: @unchecked Sendable {
     }
 
     /// Queues `request`; returns the reason when it cannot be queued.
-    func enqueue(_ request: RedisRequest) -> RedisClientError? {
+    /// Queues `requests` together, in order, so they go out in one write; returns the reason when they cannot
+    /// be queued (then none is).
+    func enqueue(_ requests: some Collection<RedisRequest>) -> RedisClientError? {
         lock.lock()
         if closed {
             lock.unlock()
@@ -113,8 +115,8 @@ final class RedisConnection: @unchecked Sendable {
             error.message += " (next attempt after backoff)"
             return error
         }
-        queue.append(request)
-        load.wrappingAdd(1, ordering: .relaxed)
+        queue.append(contentsOf: requests)
+        load.wrappingAdd(requests.count, ordering: .relaxed)
         enqueued.wrappingAdd(1, ordering: .releasing)
         let wake = sleeping
         sleeping = false
@@ -531,11 +533,11 @@ final class PendingCounter: Sendable {
 
     init(limit: Int) { self.limit = limit }
 
-    /// Reserves a place; false when the pool is full.
-    func reserve() -> Bool {
-        let now = count.wrappingAdd(1, ordering: .relaxed).newValue
+    /// Reserves `places`; false when the pool would be over its limit.
+    func reserve(_ places: Int = 1) -> Bool {
+        let now = count.wrappingAdd(places, ordering: .relaxed).newValue
         if now > limit {
-            count.wrappingSubtract(1, ordering: .relaxed)
+            count.wrappingSubtract(places, ordering: .relaxed)
             return false
         }
         return true

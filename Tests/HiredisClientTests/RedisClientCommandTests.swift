@@ -116,6 +116,30 @@ struct RedisClientCommandTests {
         }
     }
 
+    @Test func anExplicitPipelineReturnsEachCommandsOwnResult() async throws {
+        try await RedisServer.withServer { server in
+            try await withClient(server, configure: { $0.connectionCount = 1 }) { (client: RedisClient) async throws in
+                _ = try server.cli("HSET", "hash", "f", "v")
+                var commands = (0..<16).map { RedisCommand("SET", [bytes("p\($0)"), bytes("value-\($0)")]) }
+                commands.append(RedisCommand("GET", [bytes("hash")]))  // WRONGTYPE in the middle
+                commands += (0..<16).map { RedisCommand("GET", [bytes("p\($0)")]) }
+                let results = await client.pipeline(commands)
+                #expect(results.count == 33)
+                for index in 0..<16 {
+                    #expect(try results[index].get() == .simpleString("OK"))
+                    #expect(try results[17 + index].get() == .bulkString(bytes("value-\(index)")))
+                }
+                guard case .failure(let error) = results[16] else {
+                    Issue.record("GET of a hash must fail")
+                    return
+                }
+                #expect(error.serverError?.code == "WRONGTYPE")
+                // One write: the server saw the whole pipeline from a single connection.
+                #expect(try server.cli("GET", "p15") == "value-15")
+            }
+        }
+    }
+
     @Test func binaryKeysAndValuesRoundTrip() async throws {
         try await RedisServer.withServer { server in
             try await withClient(server) { (client: RedisClient) async throws in

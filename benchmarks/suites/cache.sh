@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# ResilientCache against the bare HiredisClient at 50 concurrent callers, in the same run on the same server
-# (overhead ratio), beside redis-benchmark -c 50; then GET latency while the server is hung (SIGSTOP):
+# ResilientCache (get, set, and fetch on hits) against the bare HiredisClient (get, set) at 50 concurrent
+# callers, in the same run on the same server (overhead ratio), beside redis-benchmark -c 50; then GET latency while the server is hung (SIGSTOP):
 # through the cache once its breaker is open (fast-fail) and through the bare client (each call pays the
 # command timeout). Figures are medians of RUNS runs (default 3). Appends JSON rows to the file given as $1.
 set -euo pipefail
@@ -22,20 +22,22 @@ echo "### cache: ResilientCache vs the bare client, 50 callers (redis $(redis_ve
 echo
 echo "| operation | cache ops/s | client ops/s | cache / client | redis-benchmark -c 50 ops/s | cache p50 µs | cache p99 µs | client p50 µs | client p99 µs |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
-for op in get set; do
+for variant in "get cache" "set cache" "get fetch"; do
+    set -- $variant
+    op="$1"; through="$2"
     cache=(); client=(); theirs=()
     for _ in $(seq "$runs"); do
         # Interleaved, so drift in the machine's load hits both sides alike.
         client+=("$("$LOAD_GENERATOR" throughput --url "$url" --through client --operation "$op" --concurrency 50 \
             --requests "$requests" --key-space "$keyspace")")
-        cache+=("$("$LOAD_GENERATOR" throughput --url "$url" --through cache --operation "$op" --concurrency 50 \
+        cache+=("$("$LOAD_GENERATOR" throughput --url "$url" --through "$through" --operation "$op" --concurrency 50 \
             --requests "$requests" --key-space "$keyspace")")
         theirs+=("$(redis-benchmark -p "$REDIS_PORT" -t "$op" -n "$requests" -r "$keyspace" -d 100 -c 50 --csv | tail -1)")
     done
-    python3 - "$op" "$rows" "${cache[@]}" -- "${client[@]}" -- "${theirs[@]}" <<'PY'
+    python3 - "$op" "$through" "$rows" "${cache[@]}" -- "${client[@]}" -- "${theirs[@]}" <<'PY'
 import json, statistics, sys
-op, rows = sys.argv[1], sys.argv[2]
-rest = sys.argv[3:]
+op, through, rows = sys.argv[1], sys.argv[2], sys.argv[3]
+rest = sys.argv[4:]
 first = rest.index("--"); second = rest.index("--", first + 1)
 cache = [json.loads(x) for x in rest[:first]]
 client = [json.loads(x) for x in rest[first + 1:second]]
@@ -43,7 +45,7 @@ theirs = [float(line.split(",")[1].strip('"')) for line in rest[second + 1:]]
 med = statistics.median
 cache_ops, client_ops = med(r["ops_per_sec"] for r in cache), med(r["ops_per_sec"] for r in client)
 row = {
-    "suite": "cache", "name": f"{op.upper()} 100B c=50 through ResilientCache", "callers": 50,
+    "suite": "cache", "name": f"{'fetch (hit)' if through == 'fetch' else op.upper()} 100B c=50 through ResilientCache", "callers": 50,
     "ours_ops_per_sec": round(cache_ops), "client_ops_per_sec": round(client_ops),
     "overhead_ratio": round(cache_ops / client_ops, 3),
     "redis_benchmark_ops_per_sec": round(med(theirs)), "ratio": round(cache_ops / med(theirs), 3),
@@ -52,7 +54,7 @@ row = {
     "runs": len(cache), "errors": sum(r["errors"] for r in cache + client),
 }
 open(rows, "a").write(json.dumps(row) + "\n")
-print(f"| {op.upper()} | {row['ours_ops_per_sec']} | {row['client_ops_per_sec']} | {row['overhead_ratio']:.3f} | "
+print(f"| {'fetch (hits) vs GET' if through == 'fetch' else op.upper()} | {row['ours_ops_per_sec']} | {row['client_ops_per_sec']} | {row['overhead_ratio']:.3f} | "
       f"{row['redis_benchmark_ops_per_sec']} | {row['p50_us']} | {row['p99_us']} | {row['client_p50_us']} | {row['client_p99_us']} |")
 PY
 done

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# GET and SET of 100-byte values through HiredisClient at 1 and 50 concurrent callers, each beside
-# redis-benchmark on the same server at the same concurrency, value size, key space and request count.
-# Each figure is the median of RUNS runs (default 3). Appends JSON rows to the file given as $1.
+# HiredisClient beside redis-benchmark on the same server, in the same run, at the same concurrency, value
+# size, key space and request count: GET, SET and MGET (10 keys) of 100-byte and 4 KiB values at 1, 50 and
+# 200 concurrent callers, and an explicit pipeline of 16 (redis-benchmark -P 16). Each figure is the median of
+# RUNS runs (default 3), ours and theirs interleaved. Appends JSON rows to the file given as $1.
+# CLIENT_QUICK=1 limits it to GET/SET 100 B at 1 and 50 callers (the foundation issue's table).
 set -euo pipefail
 rows="$1"
 BENCH_DIR="$(cd "$(dirname "$0")/.." && pwd)"
@@ -12,38 +14,37 @@ keyspace=10000
 build_load_generator
 start_redis
 trap stop_redis EXIT
+url="redis://127.0.0.1:$REDIS_PORT"
 
-# Both tools read the same keys: key:000000000000 … key:000000009999.
-redis-benchmark -p "$REDIS_PORT" -t set -n $((keyspace * 3)) -r "$keyspace" -d 100 -q >/dev/null
-
-echo
-echo "### client: HiredisClient vs redis-benchmark (redis $(redis_version), $(machine))"
-echo
-echo "| operation | callers | ours ops/s | redis-benchmark ops/s | ratio | ours p50 µs | ours p99 µs | redis-benchmark p50 µs | redis-benchmark p99 µs |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
-for concurrency in 1 50; do
-    if [ "$concurrency" = 1 ]; then requests=40000; else requests=300000; fi
-    for op in get set; do
-        ours=(); theirs=()
-        for _ in $(seq "$runs"); do
-            ours+=("$("$LOAD_GENERATOR" throughput --url "redis://127.0.0.1:$REDIS_PORT" --operation "$op" \
-                --concurrency "$concurrency" --requests "$requests" --value-size 100 --key-space "$keyspace" 2>/dev/null)")
-            theirs+=("$(redis-benchmark -p "$REDIS_PORT" -t "$op" -n "$requests" -r "$keyspace" -d 100 \
-                -c "$concurrency" --csv | tail -1)")
-        done
-        python3 - "$op" "$concurrency" "$rows" "${ours[@]}" -- "${theirs[@]}" <<'PY'
+# compare OP SIZE CALLERS PIPELINE REQUESTS
+compare() {
+    local op="$1" size="$2" callers="$3" pipeline="$4" requests="$5"
+    local ours=() theirs=()
+    local rb_args=(-p "$REDIS_PORT" -n "$requests" -r "$keyspace" -d "$size" -c "$callers" -P "$pipeline" --csv)
+    for _ in $(seq "$runs"); do
+        ours+=("$("$LOAD_GENERATOR" throughput --url "$url" --operation "$op" --concurrency "$callers" \
+            --requests "$requests" --value-size "$size" --key-space "$keyspace" --pipeline "$pipeline")")
+        if [ "$op" = mget ]; then
+            theirs+=("$(redis-benchmark "${rb_args[@]}" MGET $(printf 'key:__rand_int__ %.0s' $(seq 10)) | tail -1)")
+        else
+            theirs+=("$(redis-benchmark "${rb_args[@]}" -t "$op" | tail -1)")
+        fi
+    done
+    python3 - "$op" "$size" "$callers" "$pipeline" "$rows" "${ours[@]}" -- "${theirs[@]}" <<'PY'
 import json, statistics, sys
-op, concurrency, rows = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-rest = sys.argv[4:]
+op, size, callers, pipeline, rows = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+rest = sys.argv[6:]
 split = rest.index("--")
 ours = [json.loads(line) for line in rest[:split]]
 # redis-benchmark --csv: "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
-theirs = [[float(field.strip('"')) for field in line.split(",")[1:]] for line in rest[split + 1:]]
+theirs = [[float(field.strip('"')) for field in line.split('","')[1:]] for line in (l.strip('"') for l in rest[split + 1:])]
 med = statistics.median
 ours_ops = med(r["ops_per_sec"] for r in ours)
 theirs_ops = med(t[0] for t in theirs)
+size_label = "4KiB" if size >= 4096 else f"{size}B"
+name = f"{op.upper()}{'(10)' if op == 'mget' else ''} {size_label} c={callers}" + (f" P={pipeline}" if pipeline > 1 else "")
 row = {
-    "suite": "client", "name": f"{op.upper()} 100B c={concurrency}", "callers": concurrency,
+    "suite": "client", "name": name, "operation": op, "value_size": size, "callers": callers, "pipeline": pipeline,
     "ours_ops_per_sec": round(ours_ops), "redis_benchmark_ops_per_sec": round(theirs_ops),
     "ratio": round(ours_ops / theirs_ops, 3),
     "p50_us": round(med(r["p50_us"] for r in ours), 1), "p99_us": round(med(r["p99_us"] for r in ours), 1),
@@ -53,9 +54,29 @@ row = {
 }
 with open(rows, "a") as f:
     f.write(json.dumps(row) + "\n")
-print(f"| {op.upper()} | {concurrency} | {row['ours_ops_per_sec']} | {row['redis_benchmark_ops_per_sec']} | "
-      f"{row['ratio']:.2f}x | {row['p50_us']} | {row['p99_us']} | {row['redis_benchmark_p50_us']} | {row['redis_benchmark_p99_us']} |")
+print(f"| {name} | {row['ours_ops_per_sec']} | {row['redis_benchmark_ops_per_sec']} | {row['ratio']:.2f}x | "
+      f"{row['p50_us']} | {row['p99_us']} | {row['redis_benchmark_p50_us']} | {row['redis_benchmark_p99_us']} |")
 PY
+}
+
+echo
+echo "### client: HiredisClient vs redis-benchmark (redis $(redis_version), $(machine); medians of $runs runs)"
+echo
+echo "| benchmark | ours ops/s | redis-benchmark ops/s | ratio | ours p50 µs | ours p99 µs | redis-benchmark p50 µs | redis-benchmark p99 µs |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+if [ "${CLIENT_QUICK:-0}" = 1 ]; then sizes=(100); callers_list=(1 50); ops=(get set); else sizes=(100 4096); callers_list=(1 50 200); ops=(get set mget); fi
+for size in "${sizes[@]}"; do
+    # Both tools read the same keys: key:000000000000 … key:000000009999, holding values of this size.
+    redis-benchmark -p "$REDIS_PORT" -t set -n $((keyspace * 3)) -r "$keyspace" -d "$size" -q >/dev/null
+    for callers in "${callers_list[@]}"; do
+        for op in "${ops[@]}"; do
+            if [ "$callers" = 1 ]; then requests=20000; else requests=200000; fi
+            compare "$op" "$size" "$callers" 1 "$requests"
+        done
     done
 done
+if [ "${CLIENT_QUICK:-0}" != 1 ]; then
+    redis-benchmark -p "$REDIS_PORT" -t set -n $((keyspace * 3)) -r "$keyspace" -d 100 -q >/dev/null
+    for op in get set; do compare "$op" 100 50 16 1000000; done
+fi
 echo

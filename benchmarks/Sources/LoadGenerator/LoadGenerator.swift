@@ -13,7 +13,7 @@ struct LoadGenerator: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "load-generator",
         abstract: "Drive load through HiredisClient or ResilientCache and report throughput and latency percentiles.",
-        subcommands: [Throughput.self, Outage.self],
+        subcommands: [Throughput.self, Outage.self, FaultTimeline.self, FailureSweep.self],
         defaultSubcommand: Throughput.self
     )
 }
@@ -24,8 +24,10 @@ struct Throughput: AsyncParsableCommand {
     )
 
     @Option(help: "Server URL.") var url: String
-    @Option(help: "get or set.") var operation: String = "get"
-    @Option(help: "client (bare RedisClient) or cache (ResilientCache over it).") var through: String = "client"
+    @Option(help: "get, set or mget (10 keys).") var operation: String = "get"
+    @Option(help: "client (bare RedisClient), cache (ResilientCache get/set) or fetch (ResilientCache.fetch).")
+    var through: String = "client"
+    @Option(help: "Commands per explicit pipeline (client only); 1 = none.") var pipeline: Int = 1
     @Option(help: "Concurrent callers.") var concurrency: Int = 50
     @Option(help: "Total requests.") var requests: Int = 100_000
     @Option(help: "Value size in bytes (SET).") var valueSize: Int = 100
@@ -37,10 +39,28 @@ struct Throughput: AsyncParsableCommand {
         let keys = (0..<keySpace).map(benchmarkKey)
         let value = [UInt8](repeating: UInt8(ascii: "x"), count: valueSize)
         let isSet = operation == "set"
-        guard isSet || operation == "get" else { throw ValidationError("operation must be get or set") }
+        guard ["get", "set", "mget"].contains(operation) else { throw ValidationError("operation must be get, set or mget") }
+        guard pipeline == 1 || (through == "client" && operation != "mget") else {
+            throw ValidationError("--pipeline works with --through client and get or set")
+        }
         let call: @Sendable (Int) async throws -> Void
-        switch through {
-        case "client":
+        let keyCount = keys.count
+        switch (through, operation) {
+        case ("client", "mget"):
+            let redisKeys = keys.map { RedisKey($0) }
+            call = { index in
+                _ = try await client.mget((0..<10).map { redisKeys[(index &+ $0 &* 997) % keyCount] })
+            }
+        case ("client", _) where pipeline > 1:
+            let size = pipeline
+            call = { index in
+                let commands = (0..<size).map { offset in
+                    let key = Array(keys[(index &+ offset &* 997) % keyCount].utf8)
+                    return isSet ? RedisCommand("SET", [key, value]) : RedisCommand("GET", [key])
+                }
+                for result in await client.pipeline(commands) { _ = try result.get() }
+            }
+        case ("client", _):
             let redisKeys = keys.map { RedisKey($0) }
             call = { index in
                 if isSet {
@@ -49,24 +69,33 @@ struct Throughput: AsyncParsableCommand {
                     _ = try await client.get(redisKeys[index])
                 }
             }
-        case "cache":
+        case ("cache", _), ("fetch", _):
             // Same keys as redis-benchmark (empty namespace), no TTL and no jitter: the same SET on the wire.
             var configuration = ResilientCacheConfiguration(namespace: "")
             configuration.defaultTTL = nil
             configuration.ttlJitter = 0
             let cache = ResilientCache(backend: RedisCacheBackend(client: client), configuration: configuration)
-            call = { index in
-                if isSet {
-                    try await cache.set(keys[index], value)
-                } else {
-                    _ = try await cache.get(keys[index])
+            switch (through, operation) {
+            case ("fetch", _):
+                // Preloaded keys: every fetch is a hit, so this measures fetch's own path over get.
+                call = { index in _ = try await cache.fetch(keys[index]) { value } }
+            case (_, "mget"):
+                call = { index in _ = try await cache.get(many: (0..<10).map { keys[(index &+ $0 &* 997) % keyCount] }) }
+            default:
+                call = { index in
+                    if isSet {
+                        try await cache.set(keys[index], value)
+                    } else {
+                        _ = try await cache.get(keys[index])
+                    }
                 }
             }
         default:
-            throw ValidationError("through must be client or cache")
+            throw ValidationError("through must be client, cache or fetch")
         }
         for _ in 0..<connections * 2 { _ = try await client.ping() }
-        let result = await drive(concurrency: concurrency, requests: requests, keySpace: keySpace, call)
+        var result = await drive(concurrency: concurrency, requests: requests / pipeline, keySpace: keySpace, call)
+        result.operations *= pipeline  // a pipeline call carries `pipeline` commands
         await client.close()
         print(result.json)
     }
