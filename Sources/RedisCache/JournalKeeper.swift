@@ -74,19 +74,17 @@ final class JournalKeeper<C: Clock>: Sendable where C.Duration == Duration {
     }
 
     func record(key: String) {
-        let now = clock.now
-        let overflowed = journal.withLock { journal in
-            let overflowed = journal.record(key: key, at: now)
-            publishSize(journal)
-            return overflowed
-        }
-        if overflowed { logOverflow() }
+        record { $0.record(key: key, at: $1) }
     }
 
     func record(pattern: String) {
+        record { $0.record(pattern: pattern, at: $1) }
+    }
+
+    private func record(_ entry: (inout InvalidationJournal<C.Instant>, C.Instant) -> Bool) {
         let now = clock.now
         let overflowed = journal.withLock { journal in
-            let overflowed = journal.record(pattern: pattern, at: now)
+            let overflowed = entry(&journal, now)
             publishSize(journal)
             return overflowed
         }

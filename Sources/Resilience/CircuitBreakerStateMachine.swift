@@ -342,31 +342,40 @@ struct CircuitBreakerStateMachine: Sendable {
         }
     }
 
-    /// Records the outcome of an admitted call at `now`.
+    /// Counts the ticket's admission, checks that it belongs to the current generation and frees its probe
+    /// slot; false for a late outcome, which only counts in ``Counters/lateOutcomes``.
     ///
-    /// An outcome whose ticket is from an older generation only counts in
-    /// ``Counters/lateOutcomes``: it does not touch the window, the consecutive counts or the state.
-    mutating func record(_ outcome: Outcome, for ticket: Ticket, now: Duration) {
+    /// - Parameter nextActiveProbeAt: when the next active probe is due, if this outcome reschedules it.
+    private mutating func settle(_ ticket: Ticket, nextActiveProbeAt: Duration?) -> Bool {
         if ticket.admittedWithoutLock { counters.permitted += 1 }
-        flushPendingSuccesses(now: now, adapt: false)
-        advance(to: now)
         guard ticket.generation == generation else {
             counters.lateOutcomes += 1
-            return
+            return false
         }
         if ticket.probeSlot != 0 {
             let index = Int(ticket.probeSlot) - 1
             guard probes[index].tag == ticket.probeTag else {
                 counters.lateOutcomes += 1
-                return
+                return false
             }
             probes[index] = ProbeSlot()
             probesInFlight -= 1
             if ticket.isActiveProbe {
                 activeProbeInFlight = false
-                activeProbeDueAt = now + activeProbeInterval
+                if let nextActiveProbeAt { activeProbeDueAt = nextActiveProbeAt }
             }
         }
+        return true
+    }
+
+    /// Records the outcome of an admitted call at `now`.
+    ///
+    /// An outcome whose ticket is from an older generation only counts in
+    /// ``Counters/lateOutcomes``: it does not touch the window, the consecutive counts or the state.
+    mutating func record(_ outcome: Outcome, for ticket: Ticket, now: Duration) {
+        flushPendingSuccesses(now: now, adapt: false)
+        advance(to: now)
+        guard settle(ticket, nextActiveProbeAt: now + activeProbeInterval) else { return }
         switch outcome {
         case .ignored:
             counters.ignored += 1
@@ -383,21 +392,7 @@ struct CircuitBreakerStateMachine: Sendable {
 
     /// Records that an admitted call counts neither way; needs no time.
     mutating func recordIgnored(for ticket: Ticket) {
-        if ticket.admittedWithoutLock { counters.permitted += 1 }
-        guard ticket.generation == generation else {
-            counters.lateOutcomes += 1
-            return
-        }
-        if ticket.probeSlot != 0 {
-            let index = Int(ticket.probeSlot) - 1
-            guard probes[index].tag == ticket.probeTag else {
-                counters.lateOutcomes += 1
-                return
-            }
-            probes[index] = ProbeSlot()
-            probesInFlight -= 1
-            if ticket.isActiveProbe { activeProbeInFlight = false }
-        }
+        guard settle(ticket, nextActiveProbeAt: nil) else { return }
         counters.ignored += 1
     }
 
