@@ -9,7 +9,7 @@ BENCH_DIR="$(cd "$(dirname "$0")/.." && pwd)"
 source "$BENCH_DIR/suites/lib.sh"
 runs="${RUNS:-3}"
 keyspace=10000
-requests=300000
+requests=150000
 
 build_load_generator
 start_redis

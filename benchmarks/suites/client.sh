@@ -70,13 +70,13 @@ for size in "${sizes[@]}"; do
     redis-benchmark -p "$REDIS_PORT" -t set -n $((keyspace * 3)) -r "$keyspace" -d "$size" -q >/dev/null
     for callers in "${callers_list[@]}"; do
         for op in "${ops[@]}"; do
-            if [ "$callers" = 1 ]; then requests=20000; else requests=200000; fi
+            if [ "$callers" = 1 ]; then requests=10000; else requests=100000; fi
             compare "$op" "$size" "$callers" 1 "$requests"
         done
     done
 done
 if [ "${CLIENT_QUICK:-0}" != 1 ]; then
     redis-benchmark -p "$REDIS_PORT" -t set -n $((keyspace * 3)) -r "$keyspace" -d 100 -q >/dev/null
-    for op in get set; do compare "$op" 100 50 16 1000000; done
+    for op in get set; do compare "$op" 100 50 16 400000; done
 fi
 echo
