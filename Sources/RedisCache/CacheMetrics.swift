@@ -130,7 +130,12 @@ final class CacheInstruments: Sendable {
     private let failureRate: Gauge
     private let stateChanges: Counter
 
+    /// Whether operation durations go anywhere. With swift-metrics' no-op factory (the default when nothing was
+    /// bootstrapped) the cache skips the two clock reads per call that timing costs.
+    let timesOperations: Bool
+
     init(factory: any MetricsFactory) {
+        timesOperations = !(factory is NOOPMetricsHandler)
         hits = Counter(label: "cache_hits_total", dimensions: [], factory: factory)
         misses = Counter(label: "cache_misses_total", dimensions: [], factory: factory)
         degradedCounters = CacheOperation.allCases.map {
@@ -149,7 +154,8 @@ final class CacheInstruments: Sendable {
         degradedCounters[operation.rawValue].increment()
     }
 
-    func record<C: Clock>(_ operation: CacheOperation, since start: C.Instant, clock: C) where C.Duration == Duration {
+    func record<C: Clock>(_ operation: CacheOperation, since start: C.Instant?, clock: C) where C.Duration == Duration {
+        guard timesOperations, let start else { return }
         let elapsed = start.duration(to: clock.now)
         let (seconds, attoseconds) = elapsed.components
         durations[operation.rawValue].recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)

@@ -68,6 +68,9 @@ final class JournalKeeper<C: Clock>: Sendable where C.Duration == Duration {
         }
     }
 
+    /// False only when nothing is journaled; one atomic load.
+    var mayHoldEntries: Bool { size.load(ordering: .acquiring) != 0 }
+
     func fences(_ key: String) -> Bool {
         if size.load(ordering: .acquiring) == 0 { return false }
         return journal.withLock { $0.fences(key) }
