@@ -6,11 +6,8 @@ cd "$(dirname "$0")/.."
 
 ./scripts/bootstrap.sh
 
-# A test process that crashes cannot stop its servers; sweep any left behind (their data folders carry this
-# marker in their command line's --dir, so no other redis-server is touched).
-cleanup() { pkill -f -- "--dir /tmp/resilient-cache-test" 2>/dev/null || true; }
-trap cleanup EXIT
-
+# Every redis-server a test starts is stopped by the test, and if the test process itself dies, by a small
+# watchdog RedisTestSupport starts beside each server (see RedisServer.swift); nothing to sweep here.
 swift build --build-tests
 # Serially: several tests assert deadlines (a call returns within its timeout + 100 ms), and on a 2-core
 # machine tests running beside them would make scheduling, not the client, decide those bounds.
