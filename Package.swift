@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
     ],
     targets: [
         // Debian's libhiredis-dev (0.14.1). No pkgConfig: hiredis.pc carries -D_FILE_OFFSET_BITS=64, which
@@ -48,6 +49,19 @@ let package = Package(
         .target(
             name: "RedisTestSupport",
             dependencies: ["RedisCache"]
+        ),
+        // The live demo's workload, fault schedule, reports and timeline plot, kept out of the executable so
+        // tests can run the workload against a real server.
+        .target(
+            name: "DemoKit",
+            dependencies: [
+                "RedisCache",
+                "HiredisClient",
+                "Resilience",
+                "RedisTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
         ),
         // A manual clock for deterministic tests of anything built on the breaker.
         .target(
@@ -85,6 +99,11 @@ let package = Package(
         .testTarget(
             name: "RedisTestSupportTests",
             dependencies: ["RedisTestSupport"]
+        ),
+        // Needs no redis-server: option and schedule parsing, the report formats, the plot.
+        .testTarget(
+            name: "DemoKitUnitTests",
+            dependencies: ["DemoKit"]
         ),
         .testTarget(
             name: "RedisCacheTests",
