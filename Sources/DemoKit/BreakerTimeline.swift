@@ -1,0 +1,60 @@
+import Resilience
+import Synchronization
+
+/// A change of the breaker's state during the run.
+public struct BreakerTransition: Sendable, Hashable {
+    /// When, counted from the start of the run.
+    public var at: Duration
+    public var from: CircuitBreakerState
+    public var to: CircuitBreakerState
+    /// Why, as the breaker says it (`consecutiveFailures`, `activeProbeSucceeded`…).
+    public var reason: String
+}
+
+extension CircuitBreakerState {
+    /// `closed`, `open` or `half_open`, as in the JSON output and the cache's health snapshot.
+    public var name: String {
+        switch self {
+        case .closed: "closed"
+        case .open: "open"
+        case .halfOpen: "half_open"
+        }
+    }
+}
+
+/// Follows the breaker's event stream and keeps every transition with its time in the run.
+final class BreakerTimeline: Sendable {
+    private let transitions = Mutex<[BreakerTransition]>([])
+
+    /// Records the events of `stream` until it finishes (the cache's `shutdown()` finishes it), handing each to
+    /// `onTransition` as well.
+    func follow(
+        _ stream: AsyncStream<CircuitBreakerEvent<ContinuousClock.Instant>>,
+        epoch: ContinuousClock.Instant,
+        onTransition: @Sendable (BreakerTransition) -> Void
+    ) async {
+        for await event in stream {
+            let transition = BreakerTransition(
+                at: epoch.duration(to: event.instant),
+                from: event.from,
+                to: event.to,
+                reason: event.reason.description
+            )
+            transitions.withLock { $0.append(transition) }
+            onTransition(transition)
+        }
+    }
+
+    var recorded: [BreakerTransition] { transitions.withLock { $0 } }
+}
+
+extension [BreakerTransition] {
+    /// The breaker's state at `time`: CLOSED before the first transition.
+    func state(at time: Duration) -> CircuitBreakerState {
+        var state = CircuitBreakerState.closed
+        for transition in self where transition.at <= time {
+            state = transition.to
+        }
+        return state
+    }
+}
