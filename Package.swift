@@ -10,11 +10,13 @@ let package = Package(
         .library(name: "RedisCache", targets: ["RedisCache"]),
         .library(name: "RedisTestSupport", targets: ["RedisTestSupport"]),
         .library(name: "ResilienceTestKit", targets: ["ResilienceTestKit"]),
+        .executable(name: "resilient-cache", targets: ["resilient-cache"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
     ],
     targets: [
@@ -62,6 +64,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
+        ),
+        // `resilient-cache demo`: argument parsing and signal handling over DemoKit.
+        .executableTarget(
+            name: "resilient-cache",
+            dependencies: [
+                "DemoKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/ResilientCacheCLI"
         ),
         // A manual clock for deterministic tests of anything built on the breaker.
         .target(
