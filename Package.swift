@@ -117,6 +117,11 @@ let package = Package(
             name: "DemoKitUnitTests",
             dependencies: ["DemoKit"]
         ),
+        // Runs the demo's workload against a real redis-server with faults.
+        .testTarget(
+            name: "DemoKitTests",
+            dependencies: ["DemoKit", "RedisTestSupport"]
+        ),
         .testTarget(
             name: "RedisCacheTests",
             dependencies: [
