@@ -54,8 +54,7 @@ final class FaultInjector: Sendable {
             } catch {
                 break
             }
-            let event = await apply(entry, onEvent: onEvent)
-            onEvent(event)
+            await apply(entry, onEvent: onEvent)
         }
     }
 
@@ -70,11 +69,22 @@ final class FaultInjector: Sendable {
         for sleep in sleeps { await sleep.value }
     }
 
-    private func apply(_ entry: ScheduledFault, onEvent: @escaping @Sendable (FaultEvent) -> Void) async -> FaultEvent {
+    /// Applies one fault and reports it. An onset is reported as its signal goes out (a stop then waits for the
+    /// process to exit), a recovery once it is complete (a restarted server answering), so the times measured
+    /// from them are the breaker's reaction, not the fault's own duration.
+    private func apply(_ entry: ScheduledFault, onEvent: @escaping @Sendable (FaultEvent) -> Void) async {
         let fault = entry.fault
-        // An onset counts from the moment the signal goes out (a stop then waits for the process to exit); a
-        // recovery from the moment it is complete (a restarted server answering).
-        let began = epoch.duration(to: clock.now)
+        if fault.isOnset {
+            publish(
+                FaultEvent(
+                    scheduledAt: entry.at,
+                    at: epoch.duration(to: clock.now),
+                    action: fault.description,
+                    isOnset: true,
+                    detail: fault.explanation,
+                    failed: false
+                ), inForce: { _ in Self.label(after: fault) }, onEvent: onEvent)
+        }
         var failure: String?
         switch fault {
         case .hang:
@@ -92,30 +102,38 @@ final class FaultInjector: Sendable {
                 failure = "restart failed: \(error)"
             }
         case .sleep(let length):
-            startSleep(length, scheduledAt: entry.at, onEvent: onEvent)
+            startSleep(length, onEvent: onEvent)
         }
-        let event = FaultEvent(
-            scheduledAt: entry.at,
-            at: fault.isOnset ? began : epoch.duration(to: clock.now),
-            action: fault.description,
-            isOnset: fault.isOnset,
-            detail: failure ?? fault.explanation,
-            failed: failure != nil
-        )
+        if !fault.isOnset {
+            let event = FaultEvent(
+                scheduledAt: entry.at,
+                at: epoch.duration(to: clock.now),
+                action: fault.description,
+                isOnset: false,
+                detail: failure ?? fault.explanation,
+                failed: failure != nil
+            )
+            // A failed restart leaves the server down: the fault stays in force.
+            publish(event, inForce: { failure == nil ? nil : $0 }, onEvent: onEvent)
+        }
+    }
+
+    /// Records `event`, sets the fault in force to what `inForce` makes of the current one, and reports it.
+    private func publish(
+        _ event: FaultEvent,
+        inForce: (String?) -> String?,
+        onEvent: @Sendable (FaultEvent) -> Void
+    ) {
         state.withLock { state in
             state.events.append(event)
-            if failure == nil { state.inForce = Self.label(after: fault) }
+            state.inForce = inForce(state.inForce)
         }
-        return event
+        onEvent(event)
     }
 
     /// Sends `DEBUG SLEEP` from redis-cli on a task of its own: redis-cli returns only when the sleep is over,
     /// and that moment is when Redis answers again.
-    private func startSleep(
-        _ length: Duration,
-        scheduledAt: Duration,
-        onEvent: @escaping @Sendable (FaultEvent) -> Void
-    ) {
+    private func startSleep(_ length: Duration, onEvent: @escaping @Sendable (FaultEvent) -> Void) {
         let seconds = fixed(length.seconds, digits: 3)
         let task = Task { [server, epoch, clock] in
             var detail = "DEBUG SLEEP \(DurationText.format(length)) over: Redis answers again"
@@ -134,11 +152,7 @@ final class FaultInjector: Sendable {
                 detail: detail,
                 failed: failed
             )
-            self.state.withLock { state in
-                state.events.append(event)
-                if state.inForce?.hasPrefix("sleep") == true { state.inForce = nil }
-            }
-            onEvent(event)
+            self.publish(event, inForce: { $0?.hasPrefix("sleep") == true ? nil : $0 }, onEvent: onEvent)
         }
         state.withLock { $0.sleeps.append(task) }
     }
