@@ -1,9 +1,9 @@
 import Resilience
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// Draws a run as an SVG timeline: throughput, hit rate, latency and the breaker's state over time, with the
@@ -26,11 +26,12 @@ public struct TimelinePlot: Sendable {
     private static let left = 86.0
     private static let right = 28.0
     private static let bandLabelTop = 84.0
-    private static let throughputPanel = Panel(top: 122, height: 150)
-    private static let hitRatePanel = Panel(top: 290, height: 70)
-    private static let latencyPanel = Panel(top: 378, height: 170)
-    private static let breakerPanel = Panel(top: 566, height: 26)
-    private static let height = 680.0
+    private static let throughputPanel = Panel(top: 126, height: 120)
+    private static let originPanel = Panel(top: 270, height: 56)
+    private static let hitRatePanel = Panel(top: 350, height: 56)
+    private static let latencyPanel = Panel(top: 430, height: 150)
+    private static let breakerPanel = Panel(top: 592, height: 26)
+    private static let height = 700.0
 
     /// The average advance of an 11 px character, for laying out legends without measuring text.
     private static let characterWidth = 6.3
@@ -65,6 +66,7 @@ public struct TimelinePlot: Sendable {
         drawTitle(&svg)
         drawFaultBands(&svg)
         drawThroughput(&svg)
+        drawOrigin(&svg)
         drawHitRate(&svg)
         drawLatency(&svg)
         drawBreaker(&svg)
@@ -121,8 +123,9 @@ public struct TimelinePlot: Sendable {
                 x: x0, y: top, width: x1 - x0, height: bottom - top,
                 fill: period.isDown ? "#fecaca" : "#fde68a", opacity: period.isDown ? 0.55 : 0.6)
             let center = (x0 + x1) / 2
-            svg.text(period.label, x: center, y: Self.bandLabelTop, size: 12, weight: "bold", anchor: "middle",
-                     fill: period.isDown ? "#991b1b" : "#92400e")
+            svg.text(
+                period.label, x: center, y: Self.bandLabelTop, size: 12, weight: "bold", anchor: "middle",
+                fill: period.isDown ? "#991b1b" : "#92400e")
             svg.text(
                 "\(fixed(period.start.seconds, digits: 1))s – \(fixed(period.end.seconds, digits: 1))s",
                 x: center, y: Self.bandLabelTop + 15, size: 11, anchor: "middle", fill: "#4b5563")
@@ -134,31 +137,41 @@ public struct TimelinePlot: Sendable {
     }
 
     private func drawThroughput(_ svg: inout SVGBuilder) {
-        let panel = Self.throughputPanel
-        let intervals = result.intervals
-        let peak = intervals.map(\.callsPerSecond).max() ?? 0
-        let top = Self.niceCeiling(max(peak * 1.1, 10))
+        drawRate(
+            &svg, Self.throughputPanel, values: result.intervals.map(\.callsPerSecond), color: Self.throughputColor,
+            axisLabel: "calls/s", legend: "cache calls/s: what the service gets done", gridSteps: 4)
+    }
+
+    private func drawOrigin(_ svg: inout SVGBuilder) {
+        drawRate(
+            &svg, Self.originPanel, values: result.intervals.map(\.originCallsPerSecond), color: Self.originColor,
+            axisLabel: "origin/s", legend: "origin queries/s: misses that reach the database (one per key at a time)",
+            gridSteps: 2)
+    }
+
+    /// A per-second rate as a filled line, on a linear scale from 0.
+    private func drawRate(
+        _ svg: inout SVGBuilder, _ panel: Panel, values: [Double], color: String, axisLabel: String,
+        legend: String, gridSteps: Int
+    ) {
+        let peak = values.max() ?? 0
+        // A round step, so every grid label is a round number.
+        let top = Self.niceCeiling(max(peak * 1.15, 10) / Double(gridSteps)) * Double(gridSteps)
         func y(_ value: Double) -> Double { panel.bottom - min(value, top) / top * panel.height }
         drawFrame(&svg, panel)
-        for step in 0...4 {
-            let value = top * Double(step) / 4
+        for step in 0...gridSteps {
+            let value = top * Double(step) / Double(gridSteps)
             if step > 0 { svg.gridLine(x1: Self.left, x2: Self.width - Self.right, y: y(value)) }
             svg.text(Self.compact(value), x: Self.left - 8, y: y(value) + 4, size: 11, anchor: "end", fill: "#4b5563")
         }
-        svg.text("calls/s", x: 18, y: panel.top + panel.height / 2, size: 12, anchor: "middle", rotate: true)
-        let points = intervals.map { (x(midpoint($0)), y($0.callsPerSecond)) }
+        svg.text(axisLabel, x: 18, y: panel.top + panel.height / 2, size: 12, anchor: "middle", rotate: true)
+        let points = zip(result.intervals, values).map { (x(midpoint($0.0)), y($0.1)) }
         if let first = points.first, let last = points.last {
             let area = [(first.0, panel.bottom)] + points + [(last.0, panel.bottom)]
-            svg.polygon(area, fill: Self.throughputColor, opacity: 0.15)
+            svg.polygon(area, fill: color, opacity: 0.15)
         }
-        svg.polyline(points, stroke: Self.throughputColor, width: 2)
-        svg.polyline(intervals.map { (x(midpoint($0)), y($0.originCallsPerSecond)) }, stroke: Self.originColor, width: 2)
-        drawLegend(
-            &svg, panel,
-            [
-                ("cache calls/s (what the service gets done)", Self.throughputColor, nil),
-                ("origin queries/s (misses that reach the database)", Self.originColor, nil),
-            ])
+        svg.polyline(points, stroke: color, width: 2)
+        drawLegend(&svg, above: panel, [(legend, color, nil)])
     }
 
     private func drawHitRate(_ svg: inout SVGBuilder) {
@@ -167,14 +180,16 @@ public struct TimelinePlot: Sendable {
         drawFrame(&svg, panel)
         for fraction in [0.0, 0.5, 1.0] {
             if fraction > 0 { svg.gridLine(x1: Self.left, x2: Self.width - Self.right, y: y(fraction)) }
-            svg.text("\(Int(fraction * 100))%", x: Self.left - 8, y: y(fraction) + 4, size: 11, anchor: "end", fill: "#4b5563")
+            svg.text(
+                "\(Int(fraction * 100))%", x: Self.left - 8, y: y(fraction) + 4, size: 11, anchor: "end",
+                fill: "#4b5563")
         }
         svg.text("hit rate", x: 18, y: panel.top + panel.height / 2, size: 12, anchor: "middle", rotate: true)
         let points = result.intervals.compactMap { interval in
             interval.hitRate.map { (x(midpoint(interval)), y($0)) }
         }
         svg.polyline(points, stroke: Self.hitColor, width: 2)
-        drawLegend(&svg, panel, [("hit rate (reads served from Redis)", Self.hitColor, nil)])
+        drawLegend(&svg, above: panel, [("hit rate: reads served from Redis", Self.hitColor, nil)])
     }
 
     private func drawLatency(_ svg: inout SVGBuilder) {
@@ -200,7 +215,8 @@ public struct TimelinePlot: Sendable {
                 anchor: "end", fill: "#4b5563")
             decade *= 10
         }
-        svg.text("latency per call (log)", x: 18, y: panel.top + panel.height / 2, size: 12, anchor: "middle", rotate: true)
+        svg.text(
+            "latency per call (log)", x: 18, y: panel.top + panel.height / 2, size: 12, anchor: "middle", rotate: true)
         svg.line(
             x1: Self.left, y1: y(deadline), x2: Self.width - Self.right, y2: y(deadline), stroke: Self.deadlineColor,
             width: 1.5, dash: "8,4")
@@ -210,10 +226,12 @@ public struct TimelinePlot: Sendable {
         svg.polyline(
             intervals.map { (x(midpoint($0)), y(Double($0.worstCacheMicroseconds))) }, stroke: Self.cacheColor,
             width: 1.5, dash: "2,3")
-        svg.polyline(intervals.map { (x(midpoint($0)), y(Double($0.p99Microseconds))) }, stroke: Self.p99Color, width: 2)
-        svg.polyline(intervals.map { (x(midpoint($0)), y(Double($0.p50Microseconds))) }, stroke: Self.p50Color, width: 2)
+        svg.polyline(
+            intervals.map { (x(midpoint($0)), y(Double($0.p99Microseconds))) }, stroke: Self.p99Color, width: 2)
+        svg.polyline(
+            intervals.map { (x(midpoint($0)), y(Double($0.p50Microseconds))) }, stroke: Self.p50Color, width: 2)
         drawLegend(
-            &svg, panel,
+            &svg, above: panel,
             [
                 ("p50", Self.p50Color, nil),
                 ("p99", Self.p99Color, nil),
@@ -223,7 +241,8 @@ public struct TimelinePlot: Sendable {
 
     private func drawBreaker(_ svg: inout SVGBuilder) {
         let panel = Self.breakerPanel
-        svg.text("breaker", x: Self.left - 8, y: panel.top + panel.height / 2 + 4, size: 12, weight: "bold", anchor: "end")
+        svg.text(
+            "breaker", x: Self.left - 8, y: panel.top + panel.height / 2 + 4, size: 12, weight: "bold", anchor: "end")
         var segments: [(start: Duration, end: Duration, state: CircuitBreakerState)] = []
         var state = CircuitBreakerState.closed
         var since = Duration.zero
@@ -239,8 +258,9 @@ public struct TimelinePlot: Sendable {
             svg.rect(x: x0, y: panel.top, width: x1 - x0, height: panel.height, fill: Self.stateColor(segment.state))
             let label = segment.state.description
             if x1 - x0 > Double(label.count) * 7.5 + 8 {
-                svg.text(label, x: (x0 + x1) / 2, y: panel.top + panel.height / 2 + 4, size: 11, weight: "bold",
-                         anchor: "middle", fill: "#ffffff")
+                svg.text(
+                    label, x: (x0 + x1) / 2, y: panel.top + panel.height / 2 + 4, size: 11, weight: "bold",
+                    anchor: "middle", fill: "#ffffff")
             }
         }
         svg.rect(x: Self.left, y: panel.top, width: plotWidth, height: panel.height, fill: "none", stroke: "#9ca3af")
@@ -255,27 +275,31 @@ public struct TimelinePlot: Sendable {
             }
             let start = x(reaction.event.at)
             let position = max(start, lastLabelEnd + 6)
-            svg.text("▲ " + text, x: position - 4, y: panel.bottom + 14, size: 10, fill: "#374151")
-            lastLabelEnd = position + Double(text.count + 2) * 6
+            let textWidth = Double(text.count + 2) * 6
+            let placed = min(position - 4, Self.width - 4 - textWidth)
+            svg.text("▲ " + text, x: placed, y: panel.bottom + 36, size: 10, fill: "#374151")
+            lastLabelEnd = placed + textWidth
         }
         drawLegend(
-            &svg, Panel(top: panel.bottom + 22, height: 0),
+            &svg, y: panel.bottom + 70,
             [
                 ("CLOSED", Self.stateColor(.closed), nil),
                 ("HALF_OPEN", Self.stateColor(.halfOpen), nil),
                 ("OPEN (calls skip Redis)", Self.stateColor(.open), nil),
                 ("Redis hung / busy", "#fde68a", nil),
                 ("Redis down", "#fecaca", nil),
-            ], swatches: true, inside: false)
+            ], swatches: true)
     }
 
     private func drawTimeAxis(_ svg: inout SVGBuilder) {
         let step = Self.niceStep(span / 10)
         var tick = 0.0
-        let y = Self.height - 18
+        let y = Self.breakerPanel.bottom + 16
         while tick <= span + 0.0001 {
             svg.text("\(Self.compactSeconds(tick))s", x: x(tick), y: y, size: 11, anchor: "middle", fill: "#4b5563")
-            svg.line(x1: x(tick), y1: Self.breakerPanel.bottom, x2: x(tick), y2: Self.breakerPanel.bottom + 4, stroke: "#6b7280", width: 1)
+            svg.line(
+                x1: x(tick), y1: Self.breakerPanel.bottom, x2: x(tick), y2: Self.breakerPanel.bottom + 4,
+                stroke: "#6b7280", width: 1)
             tick += step
         }
     }
@@ -285,36 +309,42 @@ public struct TimelinePlot: Sendable {
         var tick = 0.0
         let step = Self.niceStep(span / 10)
         while tick <= span + 0.0001 {
-            if tick > 0 { svg.line(x1: x(tick), y1: panel.top, x2: x(tick), y2: panel.bottom, stroke: "#f3f4f6", width: 1) }
+            if tick > 0 {
+                svg.line(x1: x(tick), y1: panel.top, x2: x(tick), y2: panel.bottom, stroke: "#f3f4f6", width: 1)
+            }
             tick += step
         }
     }
 
-    /// Legend entries in a row at the panel's top left (a line swatch, or a box with `swatches`).
+    /// Legend entries in a row, left-aligned, with their baseline at `y` (a line swatch, or a box with
+    /// `swatches`). Panels get theirs just above them, so no legend hides data.
     private func drawLegend(
         _ svg: inout SVGBuilder,
-        _ panel: Panel,
+        y: Double,
         _ entries: [(label: String, color: String, dash: String?)],
-        swatches: Bool = false,
-        inside: Bool = true
+        swatches: Bool = false
     ) {
-        var position = Self.left + 8
-        let y = inside ? panel.top + 15 : panel.top + 12
-        if inside {
-            // A white backing keeps the legend readable over the data.
-            let width = entries.reduce(0.0) { $0 + 21 + Double($1.label.count) * Self.characterWidth + 18 }
-            svg.rect(x: position - 4, y: y - 12, width: width - 10, height: 17, fill: "#ffffff", opacity: 0.85)
-        }
+        var position = Self.left
         for entry in entries {
             if swatches {
                 svg.rect(x: position, y: y - 9, width: 12, height: 10, fill: entry.color, stroke: "#9ca3af")
             } else {
-                svg.line(x1: position, y1: y - 4, x2: position + 16, y2: y - 4, stroke: entry.color, width: 2.5, dash: entry.dash)
+                svg.line(
+                    x1: position, y1: y - 4, x2: position + 16, y2: y - 4, stroke: entry.color, width: 2.5,
+                    dash: entry.dash)
             }
             let textX = position + (swatches ? 16 : 21)
             svg.text(entry.label, x: textX, y: y, size: 11, fill: "#1f2937")
             position = textX + Double(entry.label.count) * Self.characterWidth + 18
         }
+    }
+
+    private func drawLegend(
+        _ svg: inout SVGBuilder,
+        above panel: Panel,
+        _ entries: [(label: String, color: String, dash: String?)]
+    ) {
+        drawLegend(&svg, y: panel.top - 6, entries)
     }
 
     // MARK: - Helpers
@@ -351,10 +381,10 @@ public struct TimelinePlot: Sendable {
         }
     }
 
-    /// 1, 2 or 5 × a power of ten, at least `value`.
+    /// A round number (1, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 × a power of ten) of at least `value`.
     static func niceCeiling(_ value: Double) -> Double {
         let magnitude = power10(floor: value)
-        for factor in [1.0, 2, 2.5, 5, 10] where magnitude * factor >= value {
+        for factor in [1.0, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10] where magnitude * factor >= value {
             return magnitude * factor
         }
         return magnitude * 10
@@ -383,11 +413,8 @@ public struct TimelinePlot: Sendable {
 
     /// `40k`, `1.5k`, `250`.
     static func compact(_ value: Double) -> String {
-        if value >= 1000 {
-            let thousands = value / 1000
-            return (thousands == thousands.rounded() ? String(Int(thousands)) : fixed(thousands, digits: 1)) + "k"
-        }
-        return value == value.rounded() ? String(Int(value)) : fixed(value, digits: 1)
+        if value >= 1000 { return trimmed(fixed(value / 1000, digits: 2)) + "k" }
+        return trimmed(fixed(value, digits: 1))
     }
 
     static func compactSeconds(_ value: Double) -> String {
@@ -449,7 +476,8 @@ struct SVGBuilder {
 
     mutating func polygon(_ points: [(Double, Double)], fill: String, opacity: Double) {
         guard points.count > 2 else { return }
-        body += "<polygon fill=\"\(fill)\" fill-opacity=\"\(n(opacity, digits: 2))\" stroke=\"none\" points=\""
+        body +=
+            "<polygon fill=\"\(fill)\" fill-opacity=\"\(n(opacity, digits: 2))\" stroke=\"none\" points=\""
             + points.map { "\(n($0.0)),\(n($0.1))" }.joined(separator: " ") + "\"/>\n"
     }
 
