@@ -55,9 +55,11 @@ public struct DemoRunner: Sendable {
             let started = try await RedisServer.start(RedisServer.Options(enableDebugCommand: true))
             server = started
             clientConfiguration = RedisClientConfiguration(endpoint: .tcp(host: started.host, port: started.port))
-            let version = (try? await started.cliAsync("INFO", "server", timeout: .seconds(5)))
+            let version =
+                (try? await started.cliAsync("INFO", "server", timeout: .seconds(5)))
                 .flatMap(Self.redisVersion) ?? ""
-            redis = "redis-server \(version) on \(started.host):\(started.port), pid \(started.pid), started by the demo "
+            redis =
+                "redis-server \(version) on \(started.host):\(started.port), pid \(started.pid), started by the demo "
                 + "(stopped at exit)"
         }
         clientConfiguration.commandTimeout = configuration.commandTimeout

@@ -14,7 +14,9 @@ extension DemoResult {
         row("hit rate", percent(totals.hitRate) + " (\(grouped(totals.hits)) hits, \(grouped(totals.misses)) misses)")
         var degraded = grouped(totals.degraded) + " operations"
         if !totals.degradedByOperation.isEmpty {
-            degraded += " (" + totals.degradedByOperation.map { "\($0.operation) \(grouped($0.count))" }
+            degraded +=
+                " ("
+                + totals.degradedByOperation.map { "\($0.operation) \(grouped($0.count))" }
                 .joined(separator: ", ") + ")"
         }
         row("degraded", degraded)

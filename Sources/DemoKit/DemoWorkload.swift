@@ -128,7 +128,8 @@ final class DemoWorkload: Sendable {
                         at: epoch.duration(to: ended),
                         operation: operation,
                         key: key,
-                        what: "cache part took \(DurationText.format(cacheTime)) > deadline \(DurationText.format(deadline))"
+                        what:
+                            "cache part took \(DurationText.format(cacheTime)) > deadline \(DurationText.format(deadline))"
                     )
                 )
             }

@@ -165,7 +165,8 @@ public struct FaultSchedule: Sendable, Hashable, CustomStringConvertible {
         for entry in entries {
             guard entry.at < duration else {
                 throw ParseError(
-                    message: "fault '\(entry)' is at or after the end of the run (--duration \(DurationText.format(duration)))"
+                    message:
+                        "fault '\(entry)' is at or after the end of the run (--duration \(DurationText.format(duration)))"
                 )
             }
             switch (entry.fault, server) {
@@ -175,7 +176,8 @@ public struct FaultSchedule: Sendable, Hashable, CustomStringConvertible {
             case (.start, .down): server = .up
             case (.sleep, .up): break
             case (.resume, _): throw ParseError(message: "fault '\(entry)': the server is not hung (hang it first)")
-            case (.start, _): throw ParseError(message: "fault '\(entry)': the server is running (stop or kill it first)")
+            case (.start, _):
+                throw ParseError(message: "fault '\(entry)': the server is running (stop or kill it first)")
             case (_, .down): throw ParseError(message: "fault '\(entry)': the server is down (start it first)")
             case (_, .hung): throw ParseError(message: "fault '\(entry)': the server is hung (resume it first)")
             }

@@ -2,9 +2,9 @@ import Resilience
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// Something that happened during the run, reported as it happens.
@@ -68,7 +68,8 @@ public final class ConsoleReport: DemoReporter {
             "redis: \(redis)",
         ]
         if configuration.redisURL != nil {
-            lines.append("faults: inject them yourself, e.g. `docker compose stop redis`, then `docker compose start redis`")
+            lines.append(
+                "faults: inject them yourself, e.g. `docker compose stop redis`, then `docker compose start redis`")
         } else {
             lines.append("faults: \(configuration.faults.entries.isEmpty ? "none" : configuration.faults.description)")
         }
@@ -252,7 +253,8 @@ public final class JSONLinesReport: DemoReporter {
         switch event {
         case .fault(let fault): text = "\(fixed(fault.at.seconds, digits: 1))s fault \(fault.action): \(fault.detail)"
         case .transition(let transition):
-            text = "\(fixed(transition.at.seconds, digits: 1))s breaker \(transition.from) → \(transition.to) (\(transition.reason))"
+            text =
+                "\(fixed(transition.at.seconds, digits: 1))s breaker \(transition.from) → \(transition.to) (\(transition.reason))"
         case .note(let note): text = note
         }
         lock.withLock { _ in writeAll(text + "\n", to: STDERR_FILENO) }

@@ -3,9 +3,9 @@ import DemoKit
 import Logging
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// `resilient-cache demo`: shows the product's promise live. Parses the options and hands them to
@@ -33,7 +33,10 @@ struct DemoCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "Use this Redis (redis://[[user]:password@]host[:port][/db], unix:///path) instead of starting one. Inject faults by hand then, e.g. `docker compose stop redis`.")
+    @Option(
+        help:
+            "Use this Redis (redis://[[user]:password@]host[:port][/db], unix:///path) instead of starting one. Inject faults by hand then, e.g. `docker compose stop redis`."
+    )
     var redis: String?
 
     @Option(help: "Concurrent callers.")
@@ -45,22 +48,37 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "Distinct keys, Zipf-skewed.")
     var keys: Int = 1000
 
-    @Option(help: ArgumentHelp("How long the simulated origin query behind the cache takes (ms unless a unit is given).", valueName: "duration"))
+    @Option(
+        help: ArgumentHelp(
+            "How long the simulated origin query behind the cache takes (ms unless a unit is given).",
+            valueName: "duration"))
     var originLatency: String = "20ms"
 
-    @Option(help: ArgumentHelp("The Redis client's deadline per command (ms unless a unit is given).", valueName: "duration"))
+    @Option(
+        help: ArgumentHelp(
+            "The Redis client's deadline per command (ms unless a unit is given).", valueName: "duration"))
     var commandTimeout: String = "100ms"
 
-    @Option(help: ArgumentHelp("How long the breaker stays open before probing (seconds unless a unit is given).", valueName: "duration"))
+    @Option(
+        help: ArgumentHelp(
+            "How long the breaker stays open before probing (seconds unless a unit is given).", valueName: "duration"))
     var openDuration: String = "2s"
 
-    @Option(help: ArgumentHelp("What a cache call may take beyond --command-timeout before it counts as an overrun (ms unless a unit is given).", valueName: "duration"))
+    @Option(
+        help: ArgumentHelp(
+            "What a cache call may take beyond --command-timeout before it counts as an overrun (ms unless a unit is given).",
+            valueName: "duration"))
     var deadlineMargin: String = "100ms"
 
-    @Option(help: ArgumentHelp("Faults to inject into the demo's own server, e.g. \"5s:hang,12s:resume,20s:stop,26s:start\" or none.", valueName: "schedule"))
+    @Option(
+        help: ArgumentHelp(
+            "Faults to inject into the demo's own server, e.g. \"5s:hang,12s:resume,20s:stop,26s:start\" or none.",
+            valueName: "schedule"))
     var faults: String?
 
-    @Flag(help: "Print one JSON object per second on stdout (and the summary as the last one) instead of the live report.")
+    @Flag(
+        help: "Print one JSON object per second on stdout (and the summary as the last one) instead of the live report."
+    )
     var json = false
 
     @Option(help: ArgumentHelp("Write a timeline picture of the run (SVG) to this path.", valueName: "path"))

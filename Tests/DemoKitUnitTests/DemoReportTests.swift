@@ -2,11 +2,11 @@ import Foundation
 import Resilience
 import Testing
 
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
-
 @testable import DemoKit
+
+#if canImport(FoundationXML)
+    import FoundationXML
+#endif
 
 /// The report formats and the breaker's reaction times, on a scripted run: no Redis needed.
 struct DemoReportTests {
