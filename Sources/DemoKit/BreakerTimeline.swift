@@ -7,8 +7,19 @@ public struct BreakerTransition: Sendable, Hashable {
     public var at: Duration
     public var from: CircuitBreakerState
     public var to: CircuitBreakerState
-    /// Why, as the breaker says it (`consecutiveFailures`, `activeProbeSucceeded`…).
+    /// Why, as the breaker says it (`consecutive_failures`, `active_probe_succeeded`…).
     public var reason: String
+    /// For a transition to OPEN, the failure the breaker saw last, e.g. a timeout or a refused connection.
+    public var lastFailure: String?
+}
+
+extension BreakerTransition {
+    /// The reason, and for an opening the last failure (cut to a readable length).
+    var explanation: String {
+        guard let lastFailure else { return reason }
+        let cut = lastFailure.count > 100 ? lastFailure.prefix(99) + "…" : Substring(lastFailure)
+        return "\(reason); last failure: \(cut)"
+    }
 }
 
 extension CircuitBreakerState {
@@ -28,9 +39,12 @@ final class BreakerTimeline: Sendable {
 
     /// Records the events of `stream` until it finishes (the cache's `shutdown()` finishes it), handing each to
     /// `onTransition` as well.
+    ///
+    /// - Parameter lastFailure: the breaker's most recent failure, asked for on each transition to OPEN.
     func follow(
         _ stream: AsyncStream<CircuitBreakerEvent<ContinuousClock.Instant>>,
         epoch: ContinuousClock.Instant,
+        lastFailure: @Sendable () -> String?,
         onTransition: @Sendable (BreakerTransition) -> Void
     ) async {
         for await event in stream {
@@ -38,7 +52,8 @@ final class BreakerTimeline: Sendable {
                 at: epoch.duration(to: event.instant),
                 from: event.from,
                 to: event.to,
-                reason: event.reason.description
+                reason: event.reason.description,
+                lastFailure: event.to == .open ? lastFailure() : nil
             )
             transitions.withLock { $0.append(transition) }
             onTransition(transition)

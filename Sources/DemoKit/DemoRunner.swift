@@ -88,7 +88,16 @@ public struct DemoRunner: Sendable {
         let timeline = BreakerTimeline()
         let events = cache.breaker.makeEventStream()
         let following = Task {
-            await timeline.follow(events, epoch: epoch) { reporter.event(.transition($0)) }
+            await timeline.follow(
+                events,
+                epoch: epoch,
+                lastFailure: {
+                    cache.breaker.metrics.recentFailures.last.map { failure in
+                        failure.kind == .failure ? failure.message : "\(failure.kind): \(failure.message)"
+                    }
+                },
+                onTransition: { reporter.event(.transition($0)) }
+            )
         }
         let maintaining = Task { await cache.run() }
         let workload = DemoWorkload(cache: cache, configuration: configuration, epoch: epoch)

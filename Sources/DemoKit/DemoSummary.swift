@@ -99,6 +99,7 @@ extension DemoResult {
                     item.add("from", transition.from.name)
                     item.add("to", transition.to.name)
                     item.add("reason", transition.reason)
+                    if let lastFailure = transition.lastFailure { item.add("last_failure", lastFailure) }
                     return item.line
                 }
             )

@@ -87,7 +87,7 @@ public final class ConsoleReport: DemoReporter {
             line = [
                 .init(timeColumn(transition.at) + "  breaker  \(transition.from) → "),
                 .init("\(transition.to)", color: stateColor(transition.to)),
-                .init("  (\(transition.reason))"),
+                .init("  (\(transition.explanation))"),
             ]
         case .note(let note):
             line = [.init(note)]
@@ -254,7 +254,8 @@ public final class JSONLinesReport: DemoReporter {
         case .fault(let fault): text = "\(fixed(fault.at.seconds, digits: 1))s fault \(fault.action): \(fault.detail)"
         case .transition(let transition):
             text =
-                "\(fixed(transition.at.seconds, digits: 1))s breaker \(transition.from) → \(transition.to) (\(transition.reason))"
+                "\(fixed(transition.at.seconds, digits: 1))s breaker \(transition.from) → \(transition.to) "
+                + "(\(transition.explanation))"
         case .note(let note): text = note
         }
         lock.withLock { _ in writeAll(text + "\n", to: STDERR_FILENO) }
