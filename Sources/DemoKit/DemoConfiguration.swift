@@ -66,7 +66,7 @@ public struct DemoConfiguration: Sendable {
         func check(_ condition: Bool, _ message: @autoclosure () -> String) throws(ValidationError) {
             if !condition { throw ValidationError(message: message()) }
         }
-        try check(concurrency >= 1 && concurrency <= 10_000, "--concurrency must be in 1...10000, got \(concurrency)")
+        try check(concurrency >= 1 && concurrency <= 2000, "--concurrency must be in 1...2000, got \(concurrency)")
         try check(duration >= .seconds(1), "--duration must be at least 1s, got \(DurationText.format(duration))")
         try check(keys >= 1 && keys <= 10_000_000, "--keys must be in 1...10000000, got \(keys)")
         try check(originLatency >= .zero, "--origin-latency must not be negative")

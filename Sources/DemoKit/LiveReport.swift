@@ -97,7 +97,11 @@ public final class ConsoleReport: DemoReporter {
     }
 
     public func interval(_ interval: DemoInterval) {
-        let text = render(Self.segments(interval), cut: isTerminal)
+        var segments = Self.segments(interval)
+        if isTerminal, segments.reduce(0, { $0 + $1.text.count }) >= Self.terminalColumns() {
+            segments = Self.compactSegments(interval)
+        }
+        let text = render(segments, cut: isTerminal)
         output.withLock { $0.printLive(text, isTerminal: isTerminal) }
     }
 
@@ -129,6 +133,40 @@ public final class ConsoleReport: DemoReporter {
             segments.append(.init("  OVERRUNS \(interval.overruns)", color: .red))
         }
         return segments
+    }
+
+    /// The per-second line for a narrow terminal: what matters most first (state, fault, throughput, hit rate,
+    /// p99, origin load, escaped errors), so a cut at 80 columns loses only the tail.
+    static func compactSegments(_ interval: DemoInterval) -> [Segment] {
+        let hitRate = interval.hitRate.map { "\(Int(($0 * 100).rounded()))%" } ?? "-"
+        var segments: [Segment] = [
+            .init(timeColumn(interval.at) + " "),
+            .init(interval.state.description.padding(toLength: 9), color: stateColor(interval.state)),
+            .init(" "),
+            .init((interval.fault ?? "-").padding(toLength: 8), color: interval.fault == nil ? nil : .red),
+            .init(" " + (short(interval.callsPerSecond) + "/s").leftPadding(toLength: 7)),
+            .init(" hit " + hitRate.leftPadding(toLength: 4)),
+            .init(" p99 " + DurationText.formatMicroseconds(interval.p99Microseconds).leftPadding(toLength: 6)),
+            .init(
+                " origin "
+                    + (short(interval.originCallsPerSecond) + "/s").leftPadding(toLength: 6)),
+            .init(" escaped "),
+            .init(String(interval.escapedErrors), color: interval.escapedErrors > 0 ? .red : nil),
+            .init(" degraded " + short(Double(interval.degraded))),
+            .init(" journal \(interval.journal)"),
+        ]
+        if interval.overruns > 0 {
+            segments.insert(.init(" OVERRUNS \(interval.overruns)", color: .red), at: 9)
+        }
+        return segments
+    }
+
+    /// `950`, `2.8k`, `19.5k`, `195k`: at most five characters.
+    static func short(_ value: Double) -> String {
+        if value < 1000 { return String(Int(value.rounded())) }
+        if value < 100_000 { return trimmed(fixed(value / 1000, digits: 1)) + "k" }
+        if value < 1_000_000 { return String(Int((value / 1000).rounded())) + "k" }
+        return trimmed(fixed(value / 1_000_000, digits: 1)) + "M"
     }
 
     private static func timeColumn(_ at: Duration) -> String {
