@@ -115,12 +115,12 @@ let package = Package(
         // Needs no redis-server: option and schedule parsing, the report formats, the plot.
         .testTarget(
             name: "DemoKitUnitTests",
-            dependencies: ["DemoKit"]
+            dependencies: ["DemoKit", "Resilience"]
         ),
         // Runs the demo's workload against a real redis-server with faults.
         .testTarget(
             name: "DemoKitTests",
-            dependencies: ["DemoKit", "RedisTestSupport"]
+            dependencies: ["DemoKit", "RedisTestSupport", "Resilience"]
         ),
         .testTarget(
             name: "RedisCacheTests",

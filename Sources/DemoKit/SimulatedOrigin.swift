@@ -58,10 +58,16 @@ final class OriginLedger: Sendable {
 
     /// Runs per key kept; single-flight makes the runs of one key disjoint, and a slow call spans only a few.
     private static let spansPerKey = 4
-    private let spans = Mutex<[Int: [Span]]>([:])
+    /// Keys are spread over several locks, so callers looking up different keys rarely wait for each other.
+    private static let shardCount = 16
+    private let shards: [Shard] = (0..<OriginLedger.shardCount).map { _ in Shard() }
+
+    private final class Shard: Sendable {
+        let spans = Mutex<[Int: [Span]]>([:])
+    }
 
     func record(key: Int, from: Instant, to: Instant) {
-        spans.withLock { spans in
+        shards[key % Self.shardCount].spans.withLock { spans in
             var list = spans[key, default: []]
             if list.count == Self.spansPerKey { list.removeFirst() }
             list.append(Span(from: from, to: to))
@@ -71,7 +77,7 @@ final class OriginLedger: Sendable {
 
     /// How much of `from...to` the origin spent running for `key`.
     func overlap(key: Int, from: Instant, to: Instant) -> Duration {
-        spans.withLock { spans in
+        shards[key % Self.shardCount].spans.withLock { spans in
             var total = Duration.zero
             for span in spans[key, default: []] {
                 let start = max(span.from, from)
