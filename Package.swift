@@ -10,11 +10,14 @@ let package = Package(
         .library(name: "RedisCache", targets: ["RedisCache"]),
         .library(name: "RedisTestSupport", targets: ["RedisTestSupport"]),
         .library(name: "ResilienceTestKit", targets: ["ResilienceTestKit"]),
+        .executable(name: "resilient-cache", targets: ["resilient-cache"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
     ],
     targets: [
         // Debian's libhiredis-dev (0.14.1). No pkgConfig: hiredis.pc carries -D_FILE_OFFSET_BITS=64, which
@@ -48,6 +51,29 @@ let package = Package(
         .target(
             name: "RedisTestSupport",
             dependencies: ["RedisCache"]
+        ),
+        // The live demo's workload, fault schedule, reports and timeline plot, kept out of the executable so
+        // tests can run the workload against a real server.
+        .target(
+            name: "DemoKit",
+            dependencies: [
+                "RedisCache",
+                "HiredisClient",
+                "Resilience",
+                "RedisTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
+        // `resilient-cache demo`: argument parsing and signal handling over DemoKit.
+        .executableTarget(
+            name: "resilient-cache",
+            dependencies: [
+                "DemoKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/ResilientCacheCLI"
         ),
         // A manual clock for deterministic tests of anything built on the breaker.
         .target(
@@ -96,6 +122,16 @@ let package = Package(
         .testTarget(
             name: "RedisTestSupportTests",
             dependencies: ["RedisTestSupport"]
+        ),
+        // Needs no redis-server: option and schedule parsing, the report formats, the plot.
+        .testTarget(
+            name: "DemoKitUnitTests",
+            dependencies: ["DemoKit", "Resilience"]
+        ),
+        // Runs the demo's workload against a real redis-server with faults.
+        .testTarget(
+            name: "DemoKitTests",
+            dependencies: ["DemoKit", "RedisTestSupport", "Resilience"]
         ),
         .testTarget(
             name: "RedisCacheTests",

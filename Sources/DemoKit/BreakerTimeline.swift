@@ -1,0 +1,75 @@
+import Resilience
+import Synchronization
+
+/// A change of the breaker's state during the run.
+public struct BreakerTransition: Sendable, Hashable {
+    /// When, counted from the start of the run.
+    public var at: Duration
+    public var from: CircuitBreakerState
+    public var to: CircuitBreakerState
+    /// Why, as the breaker says it (`consecutive_failures`, `active_probe_succeeded`…).
+    public var reason: String
+    /// For a transition to OPEN, the failure the breaker saw last, e.g. a timeout or a refused connection.
+    public var lastFailure: String?
+}
+
+extension BreakerTransition {
+    /// The reason, and for an opening the last failure (cut to a readable length).
+    var explanation: String {
+        guard let lastFailure else { return reason }
+        let cut = lastFailure.count > 100 ? lastFailure.prefix(99) + "…" : Substring(lastFailure)
+        return "\(reason); last failure: \(cut)"
+    }
+}
+
+extension CircuitBreakerState {
+    /// `closed`, `open` or `half_open`, as in the JSON output and the cache's health snapshot.
+    public var name: String {
+        switch self {
+        case .closed: "closed"
+        case .open: "open"
+        case .halfOpen: "half_open"
+        }
+    }
+}
+
+/// Follows the breaker's event stream and keeps every transition with its time in the run.
+final class BreakerTimeline: Sendable {
+    private let transitions = Mutex<[BreakerTransition]>([])
+
+    /// Records the events of `stream` until it finishes (the cache's `shutdown()` finishes it), handing each to
+    /// `onTransition` as well.
+    ///
+    /// - Parameter lastFailure: the breaker's most recent failure, asked for on each transition to OPEN.
+    func follow(
+        _ stream: AsyncStream<CircuitBreakerEvent<ContinuousClock.Instant>>,
+        epoch: ContinuousClock.Instant,
+        lastFailure: @Sendable () -> String?,
+        onTransition: @Sendable (BreakerTransition) -> Void
+    ) async {
+        for await event in stream {
+            let transition = BreakerTransition(
+                at: epoch.duration(to: event.instant),
+                from: event.from,
+                to: event.to,
+                reason: event.reason.description,
+                lastFailure: event.to == .open ? lastFailure() : nil
+            )
+            transitions.withLock { $0.append(transition) }
+            onTransition(transition)
+        }
+    }
+
+    var recorded: [BreakerTransition] { transitions.withLock { $0 } }
+}
+
+extension [BreakerTransition] {
+    /// The breaker's state at `time`: CLOSED before the first transition.
+    func state(at time: Duration) -> CircuitBreakerState {
+        var state = CircuitBreakerState.closed
+        for transition in self where transition.at <= time {
+            state = transition.to
+        }
+        return state
+    }
+}

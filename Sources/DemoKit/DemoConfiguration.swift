@@ -1,0 +1,126 @@
+import RedisCache
+import Resilience
+
+/// Everything a demo run needs: the load, the simulated origin, the cache's deadlines and the faults.
+///
+/// ```swift
+/// var configuration = DemoConfiguration()
+/// configuration.duration = .seconds(10)
+/// configuration.faults = try FaultSchedule(parsing: "2s:hang,5s:resume")
+/// let result = try await DemoRunner(configuration: configuration).run()
+/// ```
+public struct DemoConfiguration: Sendable {
+    /// Concurrent callers, each issuing one cache call after another. Default 50.
+    public var concurrency: Int
+    /// How long the workload runs. Default 30 s.
+    public var duration: Duration
+    /// Distinct keys the callers draw from (Zipf-skewed: a few keys are hot). Default 1,000.
+    public var keys: Int
+    /// How long the simulated "expensive query" behind the cache takes. Default 20 ms.
+    public var originLatency: Duration
+    /// The Redis client's deadline for every command (connecting included). Default 100 ms.
+    public var commandTimeout: Duration
+    /// How long the breaker stays OPEN before it probes Redis again. Default 2 s.
+    public var openDuration: Duration
+    /// What a cache call may take beyond ``commandTimeout`` before it counts as an overrun: scheduling on a busy
+    /// machine, the client's deadline watchdog, the cache's own work. Default 100 ms.
+    public var deadlineMargin: Duration
+    /// How often a live line (or JSON object) is reported. Default 1 s.
+    public var reportInterval: Duration
+    /// A Redis to use instead of starting one (`redis://…`, `unix://…`); then no faults are injected.
+    public var redisURL: String?
+    /// The faults injected into the embedded server; must be empty with ``redisURL``.
+    public var faults: FaultSchedule
+    /// TTL of the values the workload stores. Default 60 s.
+    public var valueTTL: Duration
+    /// The share of each kind of call.
+    public var mix: OperationMix
+
+    /// The defaults of `resilient-cache demo`, with ``FaultSchedule/standard(for:)`` as the schedule.
+    public init() {
+        concurrency = 50
+        duration = .seconds(30)
+        keys = 1000
+        originLatency = .milliseconds(20)
+        commandTimeout = .milliseconds(100)
+        openDuration = .seconds(2)
+        deadlineMargin = .milliseconds(100)
+        reportInterval = .seconds(1)
+        redisURL = nil
+        faults = .standard(for: .seconds(30))
+        valueTTL = .seconds(60)
+        mix = OperationMix()
+    }
+
+    /// The longest a cache call may take, origin time excluded: ``commandTimeout`` + ``deadlineMargin``.
+    public var callDeadline: Duration { commandTimeout + deadlineMargin }
+
+    /// A configuration value out of its range.
+    public struct ValidationError: Error, Sendable, Hashable, CustomStringConvertible {
+        public let message: String
+        public var description: String { message }
+    }
+
+    /// Checks every value, and that the fault schedule fits the run and the server it needs.
+    public func validate() throws(ValidationError) {
+        func check(_ condition: Bool, _ message: @autoclosure () -> String) throws(ValidationError) {
+            if !condition { throw ValidationError(message: message()) }
+        }
+        try check(concurrency >= 1 && concurrency <= 2000, "--concurrency must be in 1...2000, got \(concurrency)")
+        try check(duration >= .seconds(1), "--duration must be at least 1s, got \(DurationText.format(duration))")
+        try check(keys >= 1 && keys <= 10_000_000, "--keys must be in 1...10000000, got \(keys)")
+        try check(originLatency >= .zero, "--origin-latency must not be negative")
+        try check(commandTimeout >= .milliseconds(1), "--command-timeout must be at least 1ms")
+        try check(openDuration >= .milliseconds(10), "--open-duration must be at least 10ms")
+        try check(deadlineMargin >= .zero, "--deadline-margin must not be negative")
+        try check(reportInterval >= .milliseconds(100), "the report interval must be at least 100ms")
+        if redisURL != nil {
+            try check(
+                faults.entries.isEmpty,
+                "--faults needs the server the demo starts itself; with --redis, inject faults by hand "
+                    + "(e.g. docker compose stop redis, then docker compose start redis)"
+            )
+        }
+        do {
+            try faults.validate(duration: duration)
+        } catch {
+            throw ValidationError(message: "--faults: \(error.message)")
+        }
+    }
+
+    /// The cache's settings for the demo: its own namespace, the value TTL, and a breaker that opens after 5
+    /// consecutive failures, stays open ``openDuration`` (also after a failed probe) and probes Redis itself every
+    /// 250 ms while half-open.
+    public var cacheConfiguration: ResilientCacheConfiguration {
+        let breaker = CircuitBreakerConfiguration(
+            failureThreshold: 5,
+            successThreshold: 3,
+            openDuration: openDuration,
+            // No growth on re-opens: the demo shows recovery within one open duration of Redis coming back.
+            openBackoff: .init(multiplier: 1, maxOpenDuration: openDuration),
+            activeProbeInterval: .milliseconds(250),
+            activeProbeTimeout: max(.seconds(1), commandTimeout * 5)
+        )
+        var configuration = ResilientCacheConfiguration(namespace: "resilient-cache-demo:", breaker: breaker)
+        configuration.defaultTTL = valueTTL
+        return configuration
+    }
+}
+
+/// The share of each kind of call in the workload; the rest of the calls are reads through `fetch`.
+public struct OperationMix: Sendable, Hashable {
+    /// `set` of a fresh value. Default 0.03.
+    public var set: Double
+    /// `delete` of one key. Default 0.02.
+    public var delete: Double
+    /// `invalidate(pattern:)` of ten keys (`item:12?`); a `SCAN` of the namespace each. Default 0.0005.
+    public var invalidate: Double
+
+    public init(set: Double = 0.03, delete: Double = 0.02, invalidate: Double = 0.0005) {
+        precondition(set >= 0 && delete >= 0 && invalidate >= 0, "shares must not be negative")
+        precondition(set + delete + invalidate <= 1, "the shares of set, delete and invalidate exceed 1")
+        self.set = set
+        self.delete = delete
+        self.invalidate = invalidate
+    }
+}

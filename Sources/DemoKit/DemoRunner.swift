@@ -1,0 +1,268 @@
+import HiredisClient
+import Logging
+import RedisCache
+import RedisTestSupport
+import Resilience
+
+/// Runs the demo: starts (or connects to) Redis, puts a ``RedisCache/ResilientCache`` in front of it, drives the
+/// workload, injects the faults on schedule, reports every interval, and tears everything down — the server it
+/// started included — however the run ends.
+///
+/// ```swift
+/// var configuration = DemoConfiguration()
+/// configuration.duration = .seconds(10)
+/// configuration.faults = .standard(for: configuration.duration)
+/// let result = try await DemoRunner(configuration: configuration, reporter: ConsoleReport()).run()
+/// print(result.passed)
+/// ```
+///
+/// Cancelling the task that runs ``run()`` ends the run early (Ctrl-C): the callers finish their current call,
+/// and the result covers what ran, with ``DemoResult/interrupted`` set.
+public struct DemoRunner: Sendable {
+    public let configuration: DemoConfiguration
+    public let reporter: any DemoReporter
+    /// Receives the cache's and client's own log lines (one per breaker transition, per connection change).
+    public let logger: Logger
+
+    /// - Parameters:
+    ///   - configuration: the run; it is validated by ``run()``.
+    ///   - reporter: where the live report goes.
+    ///   - logger: for the cache and the client; silent by default, the reporter already shows transitions.
+    public init(
+        configuration: DemoConfiguration,
+        reporter: any DemoReporter = SilentReport(),
+        logger: Logger = Logger(label: "resilient-cache-demo", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) {
+        self.configuration = configuration
+        self.reporter = reporter
+        self.logger = logger
+    }
+
+    /// Runs the demo to its end (or until cancelled) and returns what happened.
+    ///
+    /// - Throws: ``DemoConfiguration/ValidationError`` for a bad configuration, `RedisClientError` for a malformed
+    ///   `--redis` URL, and `RedisTestSupportError` when the embedded redis-server cannot start. Nothing that
+    ///   happens to Redis during the run throws: that is what the run demonstrates.
+    public func run() async throws -> DemoResult {
+        try configuration.validate()
+        var clientConfiguration: RedisClientConfiguration
+        var server: RedisServer?
+        let redis: String
+        if let url = configuration.redisURL {
+            clientConfiguration = try RedisClientConfiguration(url: url)
+            redis = "\(clientConfiguration.endpoint) (yours; the demo only touches keys under resilient-cache-demo:)"
+        } else {
+            let started = try await RedisServer.start(RedisServer.Options(enableDebugCommand: true))
+            server = started
+            clientConfiguration = RedisClientConfiguration(endpoint: .tcp(host: started.host, port: started.port))
+            let version =
+                (try? await started.cliAsync("INFO", "server", timeout: .seconds(5)))
+                .flatMap(Self.redisVersion) ?? ""
+            redis =
+                "redis-server \(version) on \(started.host):\(started.port), pid \(started.pid), started by the demo "
+                + "(stopped at exit)"
+        }
+        clientConfiguration.commandTimeout = configuration.commandTimeout
+        clientConfiguration.connectTimeout = configuration.commandTimeout
+        // Reconnect quickly once Redis is back; the breaker, not the backoff, keeps load off a failing server.
+        clientConfiguration.reconnect = .init(initialDelay: .milliseconds(20), maximumDelay: .milliseconds(500))
+        let client = RedisClient(configuration: clientConfiguration, logger: logger)
+        let result = await run(client: client, server: server, redis: redis)
+        await client.close()
+        await server?.shutdown()
+        return result
+    }
+
+    private func run(client: RedisClient, server: RedisServer?, redis: String) async -> DemoResult {
+        let configuration = self.configuration
+        let reporter = self.reporter
+        let cache = ResilientCache(
+            backend: RedisCacheBackend(client: client),
+            configuration: configuration.cacheConfiguration,
+            logger: logger
+        )
+        reporter.begin(configuration: configuration, redis: redis)
+
+        let clock = ContinuousClock()
+        let epoch = clock.now
+        let timeline = BreakerTimeline()
+        let events = cache.breaker.makeEventStream()
+        let following = Task {
+            await timeline.follow(
+                events,
+                epoch: epoch,
+                lastFailure: {
+                    cache.breaker.metrics.recentFailures.last.map { failure in
+                        failure.kind == .failure ? failure.message : "\(failure.kind): \(failure.message)"
+                    }
+                },
+                onTransition: { reporter.event(.transition($0)) }
+            )
+        }
+        let maintaining = Task { await cache.run() }
+        let workload = DemoWorkload(cache: cache, configuration: configuration, epoch: epoch)
+        // Unstructured on purpose: cancelling the run must not cancel calls mid-flight (their cancellation
+        // would look like errors); the callers stop after their current call instead.
+        let working = Task { await workload.run() }
+        let injector = server.map { FaultInjector(server: $0, epoch: epoch) }
+        let injecting = Task {
+            await injector?.play(configuration.faults) { reporter.event(.fault($0)) }
+        }
+
+        var sampler = IntervalSampler(cache: cache, start: cache.metrics)
+        var intervals: [DemoInterval] = []
+        var interrupted = false
+        var tick = 1
+        var lastTick = Duration.zero
+        while true {
+            let due = min(configuration.reportInterval * tick, configuration.duration)
+            do {
+                try await clock.sleep(until: epoch.advanced(by: due), tolerance: .milliseconds(5))
+            } catch {
+                interrupted = true
+                break
+            }
+            let interval = sampler.sample(
+                window: workload.drain(),
+                at: due,
+                length: due - lastTick,
+                fault: injector?.faultInForce
+            )
+            intervals.append(interval)
+            reporter.interval(interval)
+            lastTick = due
+            tick += 1
+            if due >= configuration.duration { break }
+        }
+
+        // The run ends now; calls still in flight finish and are counted, but do not lengthen it.
+        let elapsed = interrupted ? epoch.duration(to: clock.now) : configuration.duration
+        workload.stop()
+        await working.value
+        injecting.cancel()
+        await injecting.value
+        if interrupted {
+            reporter.event(.note("interrupted after \(DurationText.format(elapsed)): stopping"))
+            let length = elapsed - lastTick
+            if length >= .milliseconds(100) {
+                let interval = sampler.sample(
+                    window: workload.drain(),
+                    at: elapsed,
+                    length: length,
+                    fault: injector?.faultInForce
+                )
+                intervals.append(interval)
+                reporter.interval(interval)
+            }
+        }
+        sampler.absorb(workload.drain())
+        // A DEBUG SLEEP still running ends on its own; an interrupted run does not wait for it.
+        if interrupted { injector?.cancelSleeps() }
+        await injector?.waitForSleeps()
+        if configuration.redisURL != nil {
+            // Leave the user's Redis as it was: remove the demo's keys (journaled if Redis is down right now).
+            _ = try? await cache.invalidate(pattern: "*")
+        }
+        let final = cache.metrics
+        cache.shutdown()
+        await maintaining.value
+        await following.value
+
+        let result = DemoResult(
+            configuration: configuration,
+            redis: redis,
+            elapsed: elapsed,
+            interrupted: interrupted,
+            intervals: intervals,
+            transitions: timeline.recorded,
+            faults: injector?.events ?? [],
+            totals: sampler.totals(final: final),
+            incidents: workload.recordedIncidents.map { incident in
+                "\(fixed(incident.at.seconds, digits: 2))s \(incident.operation) \(incident.key): \(incident.what)"
+            }
+        )
+        reporter.finish(result)
+        return result
+    }
+
+    /// `7.0.15` from the `redis_version:` line of `INFO server`.
+    static func redisVersion(_ info: String) -> String? {
+        for line in info.split(whereSeparator: \.isNewline) where line.hasPrefix("redis_version:") {
+            return String(line.dropFirst("redis_version:".count)).trimmingWhitespace().description
+        }
+        return nil
+    }
+}
+
+/// Turns the callers' windows and the cache's counters into ``DemoInterval``s, and keeps the run's totals.
+struct IntervalSampler {
+    private let cache: ResilientCache<ContinuousClock>
+    private let start: CacheMetricsSnapshot<ContinuousClock.Instant>
+    private var previous: CacheMetricsSnapshot<ContinuousClock.Instant>
+    private var total = CallWindow()
+
+    init(cache: ResilientCache<ContinuousClock>, start: CacheMetricsSnapshot<ContinuousClock.Instant>) {
+        self.cache = cache
+        self.start = start
+        self.previous = start
+    }
+
+    mutating func sample(window: CallWindow, at: Duration, length: Duration, fault: String?) -> DemoInterval {
+        let metrics = cache.metrics
+        defer { previous = metrics }
+        total.merge(window)
+        let degradedReads = metrics.degraded["get", default: 0] - previous.degraded["get", default: 0]
+        return DemoInterval(
+            at: at,
+            length: length,
+            calls: window.calls,
+            hits: metrics.hits - previous.hits,
+            misses: (metrics.misses + metrics.fencedReads) - (previous.misses + previous.fencedReads),
+            degraded: metrics.degradedTotal - previous.degradedTotal,
+            escapedErrors: window.escapedErrors,
+            overruns: window.overruns,
+            p50Microseconds: window.percentile(50),
+            p99Microseconds: window.percentile(99),
+            maxMicroseconds: window.maxLatency.microseconds,
+            worstCacheMicroseconds: window.worstCacheTime.microseconds,
+            originCalls: metrics.originCalls - previous.originCalls,
+            state: metrics.breaker.state,
+            journal: metrics.journalSize,
+            fault: fault,
+            degradedReads: degradedReads
+        )
+    }
+
+    /// Adds calls that finished after the last interval.
+    mutating func absorb(_ window: CallWindow) {
+        total.merge(window)
+    }
+
+    func totals(final: CacheMetricsSnapshot<ContinuousClock.Instant>) -> DemoTotals {
+        let byOperation = ["get", "get_many", "set", "delete", "invalidate", "fetch_store"].compactMap {
+            operation -> (operation: String, count: Int)? in
+            let count = final.degraded[operation, default: 0] - start.degraded[operation, default: 0]
+            return count > 0 ? (operation, count) : nil
+        }
+        return DemoTotals(
+            calls: total.calls,
+            hits: final.hits - start.hits,
+            misses: final.misses + final.fencedReads - start.misses - start.fencedReads,
+            fencedReads: final.fencedReads - start.fencedReads,
+            hitRate: final.hitRate,
+            degraded: final.degradedTotal - start.degradedTotal,
+            degradedByOperation: byOperation,
+            originCalls: final.originCalls - start.originCalls,
+            escapedErrors: total.escapedErrors,
+            overruns: total.overruns,
+            p50Microseconds: total.percentile(50),
+            p99Microseconds: total.percentile(99),
+            p999Microseconds: total.percentile(99.9),
+            maxMicroseconds: total.maxLatency.microseconds,
+            worstCacheMicroseconds: total.worstCacheTime.microseconds,
+            journalAtEnd: final.journalSize,
+            journalReplays: final.journalReplays - start.journalReplays,
+            stateAtEnd: final.breaker.state
+        )
+    }
+}

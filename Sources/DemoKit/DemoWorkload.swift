@@ -1,0 +1,168 @@
+import RedisCache
+import Synchronization
+
+/// The service the demo pretends to be: ``DemoConfiguration/concurrency`` callers reading through the cache
+/// with `fetch` (a slow origin behind it) on Zipf-skewed keys, with a few `set`, `delete` and
+/// `invalidate(pattern:)` calls on uniformly drawn keys mixed in.
+///
+/// Every call is timed. The cache's part of a call (its time minus the time the origin ran for that key meanwhile)
+/// must stay within ``DemoConfiguration/callDeadline``; anything the cache throws is an escaped error. Both break
+/// the product's promise, and both are counted.
+///
+/// ```swift
+/// let workload = DemoWorkload(cache: cache, configuration: configuration)
+/// let running = Task { await workload.run() }
+/// // ... every interval: let window = workload.drain()
+/// workload.stop()
+/// await running.value
+/// ```
+final class DemoWorkload: Sendable {
+    enum Operation: Sendable {
+        case fetch, set, delete, invalidate
+    }
+
+    /// A call that broke the promise, kept for the summary.
+    struct Incident: Sendable {
+        var at: Duration
+        var operation: Operation
+        var key: String
+        var what: String
+    }
+
+    private let cache: ResilientCache<ContinuousClock>
+    private let configuration: DemoConfiguration
+    private let distribution: KeyDistribution
+    let origin: SimulatedOrigin
+    private let recorders: [CallRecorder]
+    private let stopping = Atomic<Bool>(false)
+    private let incidents = Mutex<[Incident]>([])
+    private let clock = ContinuousClock()
+    private let epoch: ContinuousClock.Instant
+
+    /// Fetches slower than this have the origin's time taken out of their cache part.
+    private static let originCheckThreshold: Duration = .milliseconds(1)
+
+    /// Incidents kept for the summary; the counts go on past it.
+    private static let incidentCapacity = 20
+
+    init(cache: ResilientCache<ContinuousClock>, configuration: DemoConfiguration, epoch: ContinuousClock.Instant) {
+        self.cache = cache
+        self.configuration = configuration
+        self.distribution = KeyDistribution(keys: configuration.keys)
+        self.origin = SimulatedOrigin(latency: configuration.originLatency)
+        self.recorders = (0..<configuration.concurrency).map { _ in CallRecorder() }
+        self.epoch = epoch
+    }
+
+    /// Runs the callers until ``stop()``; each finishes the call it is in, nothing is cancelled mid-call.
+    func run() async {
+        await withTaskGroup(of: Void.self) { group in
+            for caller in 0..<configuration.concurrency {
+                group.addTask { await self.callerLoop(caller) }
+            }
+        }
+    }
+
+    /// Asks every caller to stop after its current call.
+    func stop() {
+        stopping.store(true, ordering: .relaxed)
+    }
+
+    /// The figures of every caller since the last drain.
+    func drain() -> CallWindow {
+        var total = CallWindow()
+        for recorder in recorders { recorder.drain(into: &total) }
+        return total
+    }
+
+    /// The calls that broke the promise (the first few).
+    var recordedIncidents: [Incident] { incidents.withLock { $0 } }
+
+    static func keyName(_ index: Int) -> String { "item:\(index)" }
+
+    private func callerLoop(_ caller: Int) async {
+        var generator = SplitMix64(seed: UInt64(caller + 1) &* 0x2545_F491_4F6C_DD1D)
+        let recorder = recorders[caller]
+        let deadline = configuration.callDeadline
+        let ttl = configuration.valueTTL
+        let origin = self.origin
+        while !stopping.load(ordering: .relaxed) {
+            let operation = pick(&generator)
+            // Reads are skewed (a few hot keys), writes land anywhere: a service's hot keys are read far more
+            // often than they change.
+            let index =
+                operation == .fetch
+                ? distribution.sample(&generator) : Int.random(in: 0..<configuration.keys, using: &generator)
+            let key = Self.keyName(index)
+            let started = clock.now
+            var escaped: (any Error)?
+            do {
+                switch operation {
+                case .fetch:
+                    _ = try await cache.fetch(key, ttl: ttl) { try await origin.load(index) }
+                case .set:
+                    try await cache.set(key, origin.value(for: index), ttl: ttl)
+                case .delete:
+                    try await cache.delete(key)
+                case .invalidate:
+                    // A block of ten keys: `item:12?` is item:120…129, `item:?` item:0…9.
+                    try await cache.invalidate(pattern: index < 10 ? "item:?" : "item:\(index / 10)?")
+                }
+            } catch is OriginError {
+                // The origin's own failure, passed on by fetch as documented: not the cache's doing.
+            } catch {
+                escaped = error
+            }
+            let ended = clock.now
+            let latency = started.duration(to: ended)
+            var cacheTime = latency
+            if operation == .fetch, latency > Self.originCheckThreshold {
+                // Time spent waiting for the origin is the service's own. Hits (well under a millisecond unless
+                // the machine is busy) skip the look-up.
+                cacheTime = latency - origin.ledger.overlap(key: index, from: started, to: ended)
+            }
+            let overran = cacheTime > deadline
+            recorder.record(latency: latency, cacheTime: cacheTime, overran: overran, escaped: escaped != nil)
+            if let escaped {
+                note(Incident(at: epoch.duration(to: ended), operation: operation, key: key, what: "threw \(escaped)"))
+            }
+            if overran {
+                note(
+                    Incident(
+                        at: epoch.duration(to: ended),
+                        operation: operation,
+                        key: key,
+                        what:
+                            "cache part took \(DurationText.format(cacheTime)) > deadline \(DurationText.format(deadline))"
+                    )
+                )
+            }
+        }
+    }
+
+    private func pick(_ generator: inout SplitMix64) -> Operation {
+        let mix = configuration.mix
+        let u = Double.random(in: 0..<1, using: &generator)
+        if u < mix.set { return .set }
+        if u < mix.set + mix.delete { return .delete }
+        if u < mix.set + mix.delete + mix.invalidate { return .invalidate }
+        return .fetch
+    }
+
+    private func note(_ incident: Incident) {
+        incidents.withLock { incidents in
+            if incidents.count < Self.incidentCapacity { incidents.append(incident) }
+        }
+    }
+}
+
+extension DemoWorkload.Operation: CustomStringConvertible {
+    var description: String {
+        switch self {
+        case .fetch: "fetch"
+        case .set: "set"
+        case .delete: "delete"
+        case .invalidate: "invalidate"
+        }
+    }
+}

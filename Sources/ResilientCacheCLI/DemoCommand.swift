@@ -1,0 +1,153 @@
+import ArgumentParser
+import DemoKit
+import Logging
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
+
+/// `resilient-cache demo`: shows the product's promise live. Parses the options and hands them to
+/// ``DemoKit/DemoRunner``.
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Show live that a Redis outage never becomes the service's outage.",
+        discussion: """
+            Runs a read-mostly workload through a ResilientCache in front of Redis — by default a redis-server \
+            the demo starts on a free loopback port and stops at exit — and injects faults into it on a \
+            schedule. Every second it reports throughput, hit rate, latency, origin queries, degraded \
+            operations, the breaker's state and the fault in force; at the end a summary with the time the \
+            breaker took to open after each fault and to close after each recovery.
+
+            Exits 1 if an error escaped the cache or a cache call overran its deadline (command timeout + \
+            margin; the origin's time does not count), 130/143 when interrupted.
+
+            Durations take a unit (us, ms, s, m); a bare number is in the unit the option names.
+
+            Faults (--faults): TIME:FAULT,... with FAULT one of stop (SIGTERM), start (restart on the same \
+            port), hang (SIGSTOP), resume (SIGCONT), kill (SIGKILL), sleep N (DEBUG SLEEP N seconds); \
+            'none' for no faults. Default for the default 30 s: 6s:hang,11s:resume,17s:stop,23s:start \
+            (scaled to --duration).
+            """
+    )
+
+    @Option(
+        help:
+            "Use this Redis (redis://[[user]:password@]host[:port][/db], unix:///path) instead of starting one. Inject faults by hand then, e.g. `docker compose stop redis`."
+    )
+    var redis: String?
+
+    @Option(help: "Concurrent callers.")
+    var concurrency: Int = 50
+
+    @Option(help: ArgumentHelp("How long the workload runs (seconds unless a unit is given).", valueName: "duration"))
+    var duration: String = "30s"
+
+    @Option(help: "Distinct keys, Zipf-skewed.")
+    var keys: Int = 1000
+
+    @Option(
+        help: ArgumentHelp(
+            "How long the simulated origin query behind the cache takes (ms unless a unit is given).",
+            valueName: "duration"))
+    var originLatency: String = "20ms"
+
+    @Option(
+        help: ArgumentHelp(
+            "The Redis client's deadline per command (ms unless a unit is given).", valueName: "duration"))
+    var commandTimeout: String = "100ms"
+
+    @Option(
+        help: ArgumentHelp(
+            "How long the breaker stays open before probing (seconds unless a unit is given).", valueName: "duration"))
+    var openDuration: String = "2s"
+
+    @Option(
+        help: ArgumentHelp(
+            "What a cache call may take beyond --command-timeout before it counts as an overrun (ms unless a unit is given).",
+            valueName: "duration"))
+    var deadlineMargin: String = "100ms"
+
+    @Option(
+        help: ArgumentHelp(
+            "Faults to inject into the demo's own server, e.g. \"5s:hang,12s:resume,20s:stop,26s:start\" or none.",
+            valueName: "schedule"))
+    var faults: String?
+
+    @Flag(
+        help: "Print one JSON object per second on stdout (and the summary as the last one) instead of the live report."
+    )
+    var json = false
+
+    @Option(help: ArgumentHelp("Write a timeline picture of the run (SVG) to this path.", valueName: "path"))
+    var plot: String?
+
+    @Flag(help: "Show the cache's and the client's own log lines on stderr.")
+    var verbose = false
+
+    func validate() throws {
+        _ = try makeConfiguration()
+    }
+
+    func run() async throws {
+        let configuration = try makeConfiguration()
+        var logger = Logger(label: "resilient-cache", factory: { _ in SwiftLogNoOpLogHandler() })
+        if verbose {
+            logger = Logger(label: "resilient-cache", factory: { StreamLogHandler.standardError(label: $0) })
+            logger.logLevel = .info
+        }
+        let reporter: any DemoReporter = json ? JSONLinesReport() : ConsoleReport()
+        let runner = DemoRunner(configuration: configuration, reporter: reporter, logger: logger)
+        let running = Task { try await runner.run() }
+        let trap = SignalTrap { _ in running.cancel() }
+        let result: DemoResult
+        do {
+            result = try await running.value
+        } catch is CancellationError {
+            throw ExitCode(128 + (trap.caught ?? SIGINT))
+        }
+        if let plot {
+            try TimelinePlot(result: result).write(to: plot)
+            if !json { print("timeline written to \(plot)") }
+        }
+        if !result.passed { throw ExitCode.failure }
+        if result.interrupted { throw ExitCode(128 + (trap.caught ?? SIGINT)) }
+    }
+
+    private func makeConfiguration() throws -> DemoConfiguration {
+        var configuration = DemoConfiguration()
+        configuration.redisURL = redis
+        configuration.concurrency = concurrency
+        configuration.keys = keys
+        configuration.duration = try parse(duration, option: "--duration", unit: .seconds)
+        configuration.originLatency = try parse(originLatency, option: "--origin-latency", unit: .milliseconds)
+        configuration.commandTimeout = try parse(commandTimeout, option: "--command-timeout", unit: .milliseconds)
+        configuration.openDuration = try parse(openDuration, option: "--open-duration", unit: .seconds)
+        configuration.deadlineMargin = try parse(deadlineMargin, option: "--deadline-margin", unit: .milliseconds)
+        if let faults {
+            do {
+                configuration.faults = try FaultSchedule(parsing: faults)
+            } catch {
+                throw ValidationError("--faults: \(error)")
+            }
+        } else {
+            configuration.faults = redis == nil ? .standard(for: configuration.duration) : .none
+        }
+        do {
+            try configuration.validate()
+        } catch {
+            throw ValidationError(error.message)
+        }
+        return configuration
+    }
+
+    private func parse(_ text: String, option: String, unit: DurationText.Unit) throws -> Duration {
+        do {
+            return try DurationText.parse(text, defaultUnit: unit)
+        } catch {
+            throw ValidationError("\(option): \(error.message)")
+        }
+    }
+}

@@ -1,0 +1,72 @@
+import DemoKit
+import Testing
+
+struct FaultScheduleTests {
+    @Test func parsesTheIssuesExample() throws {
+        let schedule = try FaultSchedule(parsing: "5s:hang,12s:resume,20s:stop,26s:start")
+        #expect(
+            schedule.entries == [
+                ScheduledFault(at: .seconds(5), fault: .hang),
+                ScheduledFault(at: .seconds(12), fault: .resume),
+                ScheduledFault(at: .seconds(20), fault: .stop),
+                ScheduledFault(at: .seconds(26), fault: .start),
+            ])
+        #expect(schedule.description == "5s:hang,12s:resume,20s:stop,26s:start")
+    }
+
+    @Test func readsUnitsSleepLengthsAndSortsByTime() throws {
+        let schedule = try FaultSchedule(parsing: " 8:sleep 2 , 1500ms:kill, 4s:restart, 10s:sleep=500ms ")
+        #expect(
+            schedule.entries == [
+                ScheduledFault(at: .milliseconds(1500), fault: .kill),
+                ScheduledFault(at: .seconds(4), fault: .start),
+                ScheduledFault(at: .seconds(8), fault: .sleep(.seconds(2))),
+                ScheduledFault(at: .seconds(10), fault: .sleep(.milliseconds(500))),
+            ])
+    }
+
+    @Test func noneIsTheEmptySchedule() throws {
+        #expect(try FaultSchedule(parsing: "none").entries.isEmpty)
+        #expect(try FaultSchedule(parsing: "").entries.isEmpty)
+    }
+
+    @Test(arguments: [
+        ("5s", "not TIME:FAULT"),
+        ("5s:explode", "unknown fault"),
+        ("x:hang", "not a duration"),
+        ("5s:sleep", "sleep needs a length"),
+        ("5parsecs:hang", "unknown unit"),
+    ])
+    func rejectsMalformedEntriesWithTheReason(text: String, reason: String) {
+        #expect {
+            try FaultSchedule(parsing: text)
+        } throws: { error in
+            "\(error)".contains(reason)
+        }
+    }
+
+    @Test(arguments: [
+        ("5s:resume", "not hung"),
+        ("5s:start", "running"),
+        ("5s:stop,6s:hang", "down"),
+        ("5s:hang,6s:sleep 1", "hung"),
+        ("31s:hang", "end of the run"),
+    ])
+    func rejectsFaultsThatMakeNoSenseWhereTheyStand(text: String, reason: String) throws {
+        let schedule = try FaultSchedule(parsing: text)
+        #expect {
+            try schedule.validate(duration: .seconds(30))
+        } throws: { error in
+            "\(error)".contains(reason)
+        }
+    }
+
+    @Test func theStandardScheduleHangsThenStopsAndRecoversFromBoth() throws {
+        let schedule = FaultSchedule.standard(for: .seconds(30))
+        #expect(schedule.description == "6s:hang,11s:resume,17s:stop,23s:start")
+        try schedule.validate(duration: .seconds(30))
+        let short = FaultSchedule.standard(for: .seconds(10))
+        #expect(short.description == "2s:hang,3.7s:resume,5.7s:stop,7.7s:start")
+        try short.validate(duration: .seconds(10))
+    }
+}
