@@ -50,7 +50,7 @@ let package = Package(
         ),
         .target(
             name: "RedisTestSupport",
-            dependencies: ["RedisCache"]
+            dependencies: ["RedisCache", "ResilienceTestKit"]
         ),
         // The live demo's workload, fault schedule, reports and timeline plot, kept out of the executable so
         // tests can run the workload against a real server.
@@ -61,6 +61,7 @@ let package = Package(
                 "HiredisClient",
                 "Resilience",
                 "RedisTestSupport",
+                "ResilienceTestKit",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
@@ -116,6 +117,7 @@ let package = Package(
                 "HiredisClient",
                 "Resilience",
                 "RedisTestSupport",
+                "ResilienceTestKit",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -1,4 +1,5 @@
 import RedisCache
+import ResilienceTestKit
 import Synchronization
 
 /// The service the demo pretends to be: ``DemoConfiguration/concurrency`` callers reading through the cache

@@ -1,4 +1,5 @@
 import RedisCache
+import ResilienceTestKit
 import Synchronization
 
 /// A ``RedisCache/CacheBackend`` that fails on purpose: the guide's `FailingCacheManager`.
@@ -104,8 +105,7 @@ public final class FailingCacheBackend: CacheBackend {
             state.calls += 1
             var fail = state.faults.failAfter.map { state.calls > $0 } ?? false
             if state.faults.failureRate > 0 {
-                let draw = Double(state.random.next() >> 11) / Double(1 << 53)
-                if draw < state.faults.failureRate { fail = true }
+                if state.random.nextUnit() < state.faults.failureRate { fail = true }
             }
             if fail || state.faults.hang != nil { state.failures += 1 }
             return (state.faults, fail)
@@ -126,22 +126,5 @@ public final class FailingCacheBackend: CacheBackend {
             }
         }
         if fail { throw CacheError(.unavailable, "injected failure") }
-    }
-}
-
-/// A small seeded generator (SplitMix64), so injected failures repeat from run to run.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    public init(seed: UInt64) {
-        state = seed
-    }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -6,6 +6,7 @@ import Logging
 import RedisCache
 import RedisTestSupport
 import Resilience
+import ResilienceTestKit
 import Synchronization
 import Testing
 
