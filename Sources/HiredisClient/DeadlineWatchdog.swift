@@ -11,7 +11,13 @@ import Synchronization
 final class DeadlineWatchdog: Sendable {
     private struct Entry {
         let deadline: UInt64
-        let request: RedisRequest
+        /// One call's request, or all the requests of a pipeline (they share one deadline).
+        let requests: Target
+    }
+
+    private enum Target {
+        case single(RedisRequest)
+        case pipeline([RedisRequest])
     }
 
     // @unchecked storage: `heap` and `stopped` are only touched with `lock` held.
@@ -34,12 +40,22 @@ final class DeadlineWatchdog: Sendable {
 
     /// Watches `request` until it completes or its deadline passes.
     func watch(_ request: RedisRequest) {
+        watch(Entry(deadline: request.deadline, requests: .single(request)))
+    }
+
+    /// Watches the requests of a pipeline, which share one deadline, with one entry.
+    func watch(pipeline requests: [RedisRequest]) {
+        guard let first = requests.first else { return }
+        watch(Entry(deadline: first.deadline, requests: .pipeline(requests)))
+    }
+
+    private func watch(_ entry: Entry) {
         let storage = self.storage
         storage.lock.lock()
-        Self.push(Entry(deadline: request.deadline, request: request), into: &storage.heap)
+        Self.push(entry, into: &storage.heap)
         // Only a deadline earlier than the current sleep needs a wake-up; with one timeout for all calls, new
         // deadlines are later than the earliest one and cost no signal.
-        let wake = request.deadline < storage.sleepingUntil
+        let wake = entry.deadline < storage.sleepingUntil
         storage.lock.unlock()
         if wake { storage.lock.signal() }
     }
@@ -57,8 +73,12 @@ final class DeadlineWatchdog: Sendable {
         while !storage.stopped {
             let now = monotonicNanoseconds()
             while let first = storage.heap.first, first.deadline <= now {
-                let entry = pop(from: &storage.heap)
-                if !entry.request.isCompleted { expired.append(entry.request) }
+                switch pop(from: &storage.heap).requests {
+                case .single(let request):
+                    if !request.isCompleted { expired.append(request) }
+                case .pipeline(let requests):
+                    for request in requests where !request.isCompleted { expired.append(request) }
+                }
             }
             if !expired.isEmpty {
                 storage.lock.unlock()
@@ -82,12 +102,13 @@ final class DeadlineWatchdog: Sendable {
     }
 
     private static func expire(_ request: RedisRequest) {
-        let placement = request.placement.withLock { $0 }
         let completed = request.complete(
             .failure(RedisClientError(.timeout, "no reply to \(request.command) within the command timeout"))
         )
-        if completed, let connection = placement.connection {
-            connection.abort(batch: placement.batch)
+        // Read the placement after completing: an I/O thread that places the request later sees it completed
+        // and does not send it; one that placed it before is found here and its batch cut.
+        if completed, let connection = request.placement.connection {
+            connection.abort(batch: request.placement.batch)
         }
     }
 

@@ -141,15 +141,13 @@ public final class RedisClient: Sendable {
     ) async -> [Result<RedisReply, RedisClientError>] {
         if commands.isEmpty { return [] }
         let deadline = monotonicNanoseconds() &+ (timeout ?? configuration.commandTimeout).nanoseconds
-        let requests = commands.map { RedisRequest(command: $0, deadline: deadline) }
+        let group = PipelineGroup(count: commands.count)
+        let requests = commands.map { RedisRequest(command: $0, deadline: deadline, group: group) }
         return await withTaskCancellationHandler {
             submit(requests)
-            var results: [Result<RedisReply, RedisClientError>] = []
-            results.reserveCapacity(requests.count)
-            for request in requests {
-                results.append(await withUnsafeContinuation { request.install($0) })
-            }
-            return results
+            // One wake-up for the whole pipeline, when its last command has completed.
+            await group.wait()
+            return requests.map { $0.result ?? .failure(RedisClientError(.closed, "the pipeline did not complete")) }
         } onCancel: {
             for request in requests {
                 request.complete(.failure(RedisClientError(.cancelled, "the calling task was cancelled")))
@@ -189,7 +187,11 @@ public final class RedisClient: Sendable {
                 if error.code == .closed { break }
                 continue
             }
-            for request in requests { watchdog.watch(request) }
+            if requests.count == 1 {
+                watchdog.watch(requests.first!)
+            } else {
+                watchdog.watch(pipeline: Array(requests))
+            }
             return
         }
         pending.subtract(requests.count)

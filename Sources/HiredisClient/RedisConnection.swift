@@ -231,8 +231,7 @@ final class RedisConnection: @unchecked Sendable {
         var written = 0
         for index in batch.indices {
             let request = batch[index]
-            request.placement.withLock { $0 = (self, id) }
-            if request.isCompleted { continue }  // timed out or cancelled while queued: never sent
+            guard request.place(on: self, batch: id) else { continue }  // timed out or cancelled while queued
             append(request.command, to: context)
             batch[written] = request
             written += 1

@@ -7,33 +7,53 @@ import Synchronization
 final class RedisRequest: Sendable {
     typealias Continuation = UnsafeContinuation<Result<RedisReply, RedisClientError>, Never>
 
-    private enum State {
+    private enum Progress {
         case waiting(Continuation?)
         case completed(Result<RedisReply, RedisClientError>?)
+    }
+
+    /// Which connection and write batch carry this command, so the deadline thread can cut a connection whose
+    /// reply stream a timeout has put out of sync.
+    struct Placement {
+        var connection: RedisConnection?
+        var batch: UInt64 = 0
+    }
+
+    private struct State {
+        var progress: Progress = .waiting(nil)
+        var placement = Placement()
     }
 
     let command: RedisCommand
     /// Monotonic nanoseconds after which the caller gets a timeout.
     let deadline: UInt64
-    private let state = Mutex<State>(.waiting(nil))
-    /// Which connection and write batch carry this command, so the deadline thread can cut a connection whose
-    /// reply stream a timeout has put out of sync. Written by the I/O thread under the connection's lock.
-    let placement = Mutex<(connection: RedisConnection?, batch: UInt64)>((nil, 0))
+    private let state = Mutex(State())
 
-    init(command: RedisCommand, deadline: UInt64) {
+    /// Set for the commands of an explicit pipeline: they wake their caller once, together, instead of each.
+    let group: PipelineGroup?
+
+    init(command: RedisCommand, deadline: UInt64, group: PipelineGroup? = nil) {
         self.command = command
         self.deadline = deadline
+        self.group = group
+    }
+
+    /// The result of a completed request that was never given a continuation (a pipeline's command).
+    var result: Result<RedisReply, RedisClientError>? {
+        state.withLock { state in
+            if case .completed(let result) = state.progress { result } else { nil }
+        }
     }
 
     /// Hands over the caller's continuation; resumes it at once if the request already completed.
     func install(_ continuation: Continuation) {
         let early: Result<RedisReply, RedisClientError>? = state.withLock { state in
-            switch state {
+            switch state.progress {
             case .waiting:
-                state = .waiting(continuation)
+                state.progress = .waiting(continuation)
                 return nil
             case .completed(let result):
-                state = .completed(nil)
+                state.progress = .completed(nil)
                 return result
             }
         }
@@ -44,10 +64,10 @@ final class RedisRequest: Sendable {
     @discardableResult
     func complete(_ result: Result<RedisReply, RedisClientError>) -> Bool {
         let continuation: Continuation?? = state.withLock { state in
-            switch state {
+            switch state.progress {
             case .waiting(let continuation):
                 // Without a continuation yet, keep the result for install().
-                state = .completed(continuation == nil ? result : nil)
+                state.progress = .completed(continuation == nil ? result : nil)
                 return .some(continuation)
             case .completed:
                 return .none
@@ -56,14 +76,69 @@ final class RedisRequest: Sendable {
         switch continuation {
         case .none: return false
         case .some(let continuation):
-            continuation?.resume(returning: result)
+            if let continuation {
+                continuation.resume(returning: result)
+            } else {
+                group?.finished()
+            }
             return true
         }
     }
 
     var isCompleted: Bool {
         state.withLock { state in
-            if case .completed = state { true } else { false }
+            if case .completed = state.progress { true } else { false }
+        }
+    }
+
+    /// Records the batch that carries the command, unless the request already completed (timed out or
+    /// cancelled while queued: then it must not be sent). One lock for both, on every command.
+    func place(on connection: RedisConnection, batch: UInt64) -> Bool {
+        state.withLock { state in
+            state.placement = Placement(connection: connection, batch: batch)
+            if case .completed = state.progress { return false }
+            return true
+        }
+    }
+
+    var placement: Placement {
+        state.withLock { $0.placement }
+    }
+}
+
+/// The commands of one explicit pipeline: the caller sleeps once, until the last of them has completed.
+final class PipelineGroup: Sendable {
+    private struct State {
+        var remaining: Int
+        var continuation: UnsafeContinuation<Void, Never>?
+    }
+
+    private let state: Mutex<State>
+
+    init(count: Int) {
+        state = Mutex(State(remaining: count))
+    }
+
+    /// One command completed (by reply, deadline, cancellation or shutdown).
+    func finished() {
+        let continuation = state.withLock { state -> UnsafeContinuation<Void, Never>? in
+            state.remaining -= 1
+            guard state.remaining == 0 else { return nil }
+            defer { state.continuation = nil }
+            return state.continuation
+        }
+        continuation?.resume()
+    }
+
+    /// Returns once every command of the pipeline has completed.
+    func wait() async {
+        await withUnsafeContinuation { continuation in
+            let done = state.withLock { state in
+                if state.remaining == 0 { return true }
+                state.continuation = continuation
+                return false
+            }
+            if done { continuation.resume() }
         }
     }
 }
