@@ -61,12 +61,13 @@ struct Throughput: AsyncParsableCommand {
                 for result in await client.pipeline(commands) { _ = try result.get() }
             }
         case ("client", _):
-            let redisKeys = keys.map { RedisKey($0) }
+            // Keys start as Strings, as in a service (and as the cache receives them), so the comparison with
+            // the cache includes the same String-to-bytes conversion on both sides.
             call = { index in
                 if isSet {
-                    try await client.set(redisKeys[index], value: value)
+                    try await client.set(RedisKey(keys[index]), value: value)
                 } else {
-                    _ = try await client.get(redisKeys[index])
+                    _ = try await client.get(RedisKey(keys[index]))
                 }
             }
         case ("cache", _), ("fetch", _):
