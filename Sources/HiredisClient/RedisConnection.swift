@@ -423,17 +423,17 @@ final class RedisConnection: @unchecked Sendable {
 
     /// The error for a failed read or write on `context`.
     private func transportError(_ context: UnsafeMutablePointer<redisContext>, batch: UInt64) -> RedisClientError {
-        let wasAborted = lock.withLock { abortedBatch == batch || closed }
-        let detail = String(cString: CHiredis_errstr(context))
-        if lock.withLock({ closed }) {
+        let (closed, aborted) = lock.withLock { (self.closed, abortedBatch == batch) }
+        if closed {
             return RedisClientError(.closed, "the client was closed while the command was in flight")
         }
-        if wasAborted {
+        if aborted {
             return RedisClientError(
                 .connectionLost,
                 "connection cut because a command on it timed out (its replies would be out of order)"
             )
         }
+        let detail = String(cString: CHiredis_errstr(context))
         switch context.pointee.err {
         case REDIS_ERR_PROTOCOL:
             return RedisClientError(.protocolError, "protocol error: \(detail)")
