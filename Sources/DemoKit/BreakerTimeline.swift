@@ -42,7 +42,7 @@ final class BreakerTimeline: Sendable {
     ///
     /// - Parameter lastFailure: the breaker's most recent failure, asked for on each transition to OPEN.
     func follow(
-        _ stream: AsyncStream<CircuitBreakerEvent<ContinuousClock.Instant>>,
+        _ stream: AsyncStream<CircuitBreakerEvent>,
         epoch: ContinuousClock.Instant,
         lastFailure: @Sendable () -> String?,
         onTransition: @Sendable (BreakerTransition) -> Void

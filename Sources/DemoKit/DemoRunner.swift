@@ -86,13 +86,13 @@ public struct DemoRunner: Sendable {
         let clock = ContinuousClock()
         let epoch = clock.now
         let timeline = BreakerTimeline()
-        let events = cache.breaker.makeEventStream()
+        let events = cache.circuit.makeEventStream()
         let following = Task {
             await timeline.follow(
                 events,
                 epoch: epoch,
                 lastFailure: {
-                    cache.breaker.metrics.recentFailures.last.map { failure in
+                    cache.circuit.metrics.recentFailures.last.map { failure in
                         failure.kind == .failure ? failure.message : "\(failure.kind): \(failure.message)"
                     }
                 },
@@ -196,12 +196,12 @@ public struct DemoRunner: Sendable {
 
 /// Turns the callers' windows and the cache's counters into ``DemoInterval``s, and keeps the run's totals.
 struct IntervalSampler {
-    private let cache: ResilientCache<ContinuousClock>
-    private let start: CacheMetricsSnapshot<ContinuousClock.Instant>
-    private var previous: CacheMetricsSnapshot<ContinuousClock.Instant>
+    private let cache: ResilientCache
+    private let start: CacheMetricsSnapshot
+    private var previous: CacheMetricsSnapshot
     private var total = CallWindow()
 
-    init(cache: ResilientCache<ContinuousClock>, start: CacheMetricsSnapshot<ContinuousClock.Instant>) {
+    init(cache: ResilientCache, start: CacheMetricsSnapshot) {
         self.cache = cache
         self.start = start
         self.previous = start
@@ -238,7 +238,7 @@ struct IntervalSampler {
         total.merge(window)
     }
 
-    func totals(final: CacheMetricsSnapshot<ContinuousClock.Instant>) -> DemoTotals {
+    func totals(final: CacheMetricsSnapshot) -> DemoTotals {
         let byOperation = ["get", "get_many", "set", "delete", "invalidate", "fetch_store"].compactMap {
             operation -> (operation: String, count: Int)? in
             let count = final.degraded[operation, default: 0] - start.degraded[operation, default: 0]

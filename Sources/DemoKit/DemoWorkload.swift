@@ -30,7 +30,7 @@ final class DemoWorkload: Sendable {
         var what: String
     }
 
-    private let cache: ResilientCache<ContinuousClock>
+    private let cache: ResilientCache
     private let configuration: DemoConfiguration
     private let distribution: KeyDistribution
     let origin: SimulatedOrigin
@@ -46,7 +46,7 @@ final class DemoWorkload: Sendable {
     /// Incidents kept for the summary; the counts go on past it.
     private static let incidentCapacity = 20
 
-    init(cache: ResilientCache<ContinuousClock>, configuration: DemoConfiguration, epoch: ContinuousClock.Instant) {
+    init(cache: ResilientCache, configuration: DemoConfiguration, epoch: ContinuousClock.Instant) {
         self.cache = cache
         self.configuration = configuration
         self.distribution = KeyDistribution(keys: configuration.keys)

@@ -19,7 +19,7 @@ enum CacheOperation: Int, CaseIterable, Sendable {
 }
 
 /// A combined snapshot of the cache's counters, its journal and its breaker.
-public struct CacheMetricsSnapshot<Instant: InstantProtocol>: Sendable where Instant.Duration == Duration {
+public struct CacheMetricsSnapshot: Sendable {
     /// Reads that found a value.
     public var hits: Int
     /// Reads the backend answered without a value.
@@ -46,7 +46,7 @@ public struct CacheMetricsSnapshot<Instant: InstantProtocol>: Sendable where Ins
     /// Completed journal replays.
     public var journalReplays: Int
     /// The breaker's own snapshot: state, failure rate, transitions, recent failures, counts.
-    public var breaker: CircuitBreakerMetrics<Instant>
+    public var breaker: CircuitBreakerMetrics
 }
 
 /// Lock-free counters behind ``CacheMetricsSnapshot``.
@@ -89,10 +89,7 @@ final class CacheCounters: Sendable {
         }
     }
 
-    func snapshot<C: Clock>(
-        journal: JournalKeeper<C>.Status,
-        breaker: CircuitBreakerMetrics<C.Instant>
-    ) -> CacheMetricsSnapshot<C.Instant> {
+    func snapshot(journal: JournalKeeper.Status, breaker: CircuitBreakerMetrics) -> CacheMetricsSnapshot {
         var degraded: [String: Int] = [:]
         for operation in CacheOperation.allCases {
             degraded[operation.label] = degradedCount(operation)
@@ -129,6 +126,7 @@ final class CacheInstruments: Sendable {
     private let state: Gauge
     private let failureRate: Gauge
     private let stateChanges: Counter
+    private let unreplayed: Counter
 
     /// Whether operation durations go anywhere. With swift-metrics' no-op factory (the default when nothing was
     /// bootstrapped) the cache skips the two clock reads per call that timing costs.
@@ -148,26 +146,26 @@ final class CacheInstruments: Sendable {
         state = Gauge(label: "cache_circuit_breaker_state", dimensions: [], factory: factory)
         failureRate = Gauge(label: "cache_failure_rate", dimensions: [], factory: factory)
         stateChanges = Counter(label: "cache_circuit_state_changes_total", dimensions: [], factory: factory)
+        unreplayed = Counter(label: "cache_journal_unreplayed_total", dimensions: [], factory: factory)
     }
 
     func degraded(_ operation: CacheOperation) {
         degradedCounters[operation.rawValue].increment()
     }
 
-    func record<C: Clock>(_ operation: CacheOperation, since start: C.Instant?, clock: C) where C.Duration == Duration {
+    func record(_ operation: CacheOperation, since start: ContinuousClock.Instant?, time: TimeSource) {
         guard timesOperations, let start else { return }
-        let elapsed = start.duration(to: clock.now)
-        let (seconds, attoseconds) = elapsed.components
-        durations[operation.rawValue].recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        durations[operation.rawValue].recordNanoseconds(start.duration(to: time.now).nanoseconds)
     }
 
     /// `cache_circuit_breaker_state`: 0 closed, 1 half-open, 2 open.
     func transition(to newState: CircuitBreakerState) {
-        switch newState {
-        case .closed: state.record(0)
-        case .halfOpen: state.record(1)
-        case .open: state.record(2)
-        }
+        state.record(newState.gaugeValue)
+    }
+
+    /// `cache_journal_unreplayed_total`: entries still journaled when the cache stopped.
+    func countUnreplayed(_ entries: Int) {
+        unreplayed.increment(by: Int64(entries))
     }
 
     func countTransition() { stateChanges.increment() }

@@ -2,10 +2,13 @@ import Logging
 import Resilience
 import Synchronization
 
-/// Holds the ``InvalidationJournal`` under a lock and replays it against the backend.
+/// Holds the ``InvalidationJournal`` under a lock: records, fences, clears and hands out replays.
 ///
-/// Reads check ``fences(_:)`` on every call, so the empty case — the normal one — costs one atomic load.
-final class JournalKeeper<C: Clock>: Sendable where C.Duration == Duration {
+/// Reads check ``fences(_:)`` on every call, so the empty case — the normal one — costs one atomic load. The
+/// replay itself belongs to ``Recovery``, the one owner of everything that talks to the backend on the cache's
+/// behalf.
+final class JournalKeeper: Sendable {
+    typealias Instant = ContinuousClock.Instant
     struct Status: Sendable {
         var size: Int
         var overflowed: Bool
@@ -15,46 +18,24 @@ final class JournalKeeper<C: Clock>: Sendable where C.Duration == Duration {
         var isEmpty: Bool { size == 0 && !overflowed }
     }
 
-    private struct WeakBreaker: @unchecked Sendable {
-        // @unchecked: only read and written inside the Mutex below; CircuitBreaker itself is Sendable.
-        weak var breaker: CircuitBreaker<C>?
-    }
-
-    private let journal: Mutex<InvalidationJournal<C.Instant>>
+    private let journal: Mutex<InvalidationJournal<Instant>>
     /// Entries plus one while overflowed; zero means nothing is fenced.
     private let size = Atomic<Int>(0)
-    private let replayScheduled = Atomic<Bool>(false)
-    private let stopped = Atomic<Bool>(false)
     private let replays = Atomic<Int>(0)
     /// The longest TTL written through the cache, in nanoseconds; `Int64.max` once any value was written
     /// without expiry (its journal entries must then never be dropped).
     private let longestTTL: Atomic<Int64>
-    private let breaker = Mutex(WeakBreaker())
-    private let backend: any CacheBackend
-    private let clock: C
+    private let clock: TimeSource
     private let logger: Logger
-    private let flushPattern: String
-    private let batchSize: Int
 
-    init(configuration: ResilientCacheConfiguration, backend: any CacheBackend, clock: C, logger: Logger) {
+    init(configuration: ResilientCacheConfiguration, clock: TimeSource, logger: Logger) {
         self.journal = Mutex(
             InvalidationJournal(capacity: configuration.journalCapacity, policy: configuration.journalOverflowPolicy)
         )
-        self.backend = backend
         self.clock = clock
         self.logger = logger
-        self.flushPattern = GlobPattern.escape(configuration.namespace) + "*"
-        self.batchSize = configuration.replayBatchSize
-        self.longestTTL = Atomic(configuration.defaultTTL.map(Self.nanoseconds) ?? .max)
+        self.longestTTL = Atomic(configuration.defaultTTL.map(\.nanoseconds) ?? .max)
     }
-
-    func attach(breaker: CircuitBreaker<C>) {
-        self.breaker.withLock { $0.breaker = breaker }
-    }
-
-    var isStopped: Bool { stopped.load(ordering: .relaxed) }
-
-    func stop() { stopped.store(true, ordering: .relaxed) }
 
     var status: Status {
         journal.withLock { journal in
@@ -84,7 +65,7 @@ final class JournalKeeper<C: Clock>: Sendable where C.Duration == Duration {
         record { $0.record(pattern: pattern, at: $1) }
     }
 
-    private func record(_ entry: (inout InvalidationJournal<C.Instant>, C.Instant) -> Bool) {
+    private func record(_ entry: (inout InvalidationJournal<Instant>, Instant) -> Bool) {
         let now = clock.now
         let overflowed = journal.withLock { journal in
             let overflowed = entry(&journal, now)
@@ -94,7 +75,7 @@ final class JournalKeeper<C: Clock>: Sendable where C.Duration == Duration {
         if overflowed { logOverflow() }
     }
 
-    func clear(key: String, recordedBefore instant: C.Instant) {
+    func clear(key: String, recordedBefore instant: Instant) {
         if size.load(ordering: .acquiring) == 0 { return }
         journal.withLock { journal in
             journal.clear(key: key, recordedBefore: instant)
@@ -103,7 +84,7 @@ final class JournalKeeper<C: Clock>: Sendable where C.Duration == Duration {
     }
 
     func noteTTL(_ ttl: Duration?) {
-        let nanoseconds = ttl.map(Self.nanoseconds) ?? .max
+        let nanoseconds = ttl.map(\.nanoseconds) ?? .max
         var current = longestTTL.load(ordering: .relaxed)
         while nanoseconds > current {
             let (exchanged, original) = longestTTL.compareExchange(
@@ -127,77 +108,31 @@ final class JournalKeeper<C: Clock>: Sendable where C.Duration == Duration {
         }
     }
 
-    /// After a successful backend call: replay in the background if anything waits in the journal.
-    func replaySoonIfNeeded() {
-        if size.load(ordering: .relaxed) == 0 { return }
-        guard replayScheduled.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
-        else { return }
-        let breaker = self.breaker.withLock { $0.breaker }
-        Task {
-            defer { self.replayScheduled.store(false, ordering: .releasing) }
-            try? await self.replay(through: breaker)
-        }
+    /// What to replay now: a copy of the entries and the instant it was taken; `nil` when nothing waits.
+    func takeReplay() -> Replay? {
+        if size.load(ordering: .acquiring) == 0 { return nil }
+        let now = clock.now
+        let replay = journal.withLock { $0.replay(now: now) }
+        if replay.keys.isEmpty && replay.patterns.isEmpty && !replay.flushNamespace { return nil }
+        return replay
     }
 
-    /// Sends every journaled invalidation to the backend, and forgets the entries once all went through.
-    ///
-    /// - Parameter breaker: the breaker each call must pass, or `nil` when the caller already holds a permit
-    ///   (the breaker's active probe).
-    func replay(through breaker: CircuitBreaker<C>?) async throws(CacheError) {
-        let replay = journal.withLock { $0.replay(now: clock.now) }
-        if replay.keys.isEmpty && replay.patterns.isEmpty && !replay.flushNamespace { return }
-        if replay.flushNamespace {
-            try await call(breaker) { [backend, flushPattern] () async throws(CacheError) in
-                _ = try await backend.invalidate(pattern: flushPattern)
-            }
-            acknowledge(Replay(keys: [], patterns: [], flushNamespace: true, taken: replay.taken))
-        }
-        // Keys in batches, each batch unfenced as soon as it went through, so reads recover progressively.
-        var start = 0
-        while start < replay.keys.count {
-            let batch = Array(replay.keys[start..<min(start + batchSize, replay.keys.count)])
-            try await call(breaker) { [backend] () async throws(CacheError) in _ = try await backend.delete(batch) }
-            acknowledge(Replay(keys: batch, patterns: [], flushNamespace: false, taken: replay.taken))
-            start += batchSize
-        }
-        // All patterns in one walk of the namespace.
-        if !replay.patterns.isEmpty {
-            try await call(breaker) { [backend, flushPattern] () async throws(CacheError) in
-                _ = try await backend.invalidate(matchingAnyOf: replay.patterns, within: flushPattern)
-            }
-        }
-        acknowledge(replay)
-        replays.add(1, ordering: .relaxed)
-        logger.notice(
-            "invalidation journal replayed",
-            metadata: [
-                "keys": "\(replay.keys.count)", "patterns": "\(replay.patterns.count)",
-                "namespace_flushed": "\(replay.flushNamespace)",
-            ]
-        )
-    }
+    typealias Replay = InvalidationJournal<Instant>.Replay
 
-    private typealias Replay = InvalidationJournal<C.Instant>.Replay
-
-    private func acknowledge(_ replay: Replay) {
+    /// Forgets what `replay` covered (except entries recorded again since it was taken).
+    func acknowledge(_ replay: Replay) {
         journal.withLock { journal in
             journal.acknowledge(replay)
             publishSize(journal)
         }
     }
 
-    private func call(
-        _ breaker: CircuitBreaker<C>?,
-        _ body: () async throws(CacheError) -> Void
-    ) async throws(CacheError) {
-        guard let breaker else { return try await body() }
-        switch await guardedCall(breaker, body) {
-        case .success: return
-        case .degraded(let error), .rejected(let error): throw error
-        }
+    /// Counts a whole replay that went through.
+    func countReplay() {
+        replays.add(1, ordering: .relaxed)
     }
 
-    private func publishSize(_ journal: InvalidationJournal<C.Instant>) {
+    private func publishSize(_ journal: InvalidationJournal<Instant>) {
         size.store(journal.count + (journal.isOverflowed ? 1 : 0), ordering: .releasing)
     }
 
@@ -206,10 +141,5 @@ final class JournalKeeper<C: Clock>: Sendable where C.Duration == Duration {
             "invalidation journal overflowed",
             metadata: ["policy": "\(journal.withLock { $0.policy })", "capacity": "\(journal.withLock { $0.capacity })"]
         )
-    }
-
-    private static func nanoseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds > Int64.max / 1_000_000_000 ? .max : seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }

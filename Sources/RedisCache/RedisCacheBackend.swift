@@ -6,10 +6,11 @@ import HiredisClient
 /// `SCAN … MATCH` and removes each batch with `UNLINK` — never `KEYS`, which blocks the server for the whole
 /// key space.
 ///
-/// Errors are classified for the circuit breaker: connection refused, timeouts, lost connections, protocol
-/// errors, an exhausted pool and the server states that mean it cannot serve (`LOADING`, `BUSY`, `MASTERDOWN`,
-/// `OOM`, `READONLY`, `TRYAGAIN`, `CLUSTERDOWN`, `NOAUTH`, `MISCONF`) become ``CacheError/Code/unavailable``;
-/// other server errors (`WRONGTYPE`, syntax) become ``CacheError/Code/rejected``.
+/// Errors are classified by ``classify(_:)``: connection refused, timeouts, lost connections, protocol errors, an
+/// exhausted pool, a closed client and every server reply that means "this server cannot serve you now" become
+/// ``CacheError/Code/unavailable`` (they count against the circuit, and a write that failed so is journaled);
+/// the server refusing the request itself (`WRONGTYPE`, syntax, a wrong number of arguments) becomes
+/// ``CacheError/Code/refused``.
 public struct RedisCacheBackend: CacheBackend {
     public let client: RedisClient
     /// Keys per `SCAN` step and per `UNLINK` during pattern invalidation.
@@ -21,11 +22,20 @@ public struct RedisCacheBackend: CacheBackend {
         self.scanBatchSize = scanBatchSize
     }
 
-    /// Server error codes that mean the server cannot serve right now, rather than that the request is wrong.
-    public static let unavailableServerErrors: Set<String> = [
-        "LOADING", "BUSY", "MASTERDOWN", "OOM", "READONLY", "TRYAGAIN", "CLUSTERDOWN", "NOAUTH", "MISCONF",
-        "NOREPLICAS",
+    /// Server error codes that mean the server cannot serve right now, rather than that the request is wrong:
+    /// still loading its dataset (`LOADING`), running a script (`BUSY`), a replica without its primary
+    /// (`MASTERDOWN`), out of memory (`OOM`), a replica after a failover (`READONLY`), a cluster in trouble
+    /// (`TRYAGAIN`, `CLUSTERDOWN`), a restarted server that wants a password now (`NOAUTH`, `WRONGPASS`) or a
+    /// user without permission (`NOPERM`: a deployment fault, not the request's), failed persistence
+    /// (`MISCONF`), not enough replicas (`NOREPLICAS`), and a server that cannot take one more client.
+    static let unavailableServerErrors: Set<String> = [
+        "LOADING", "BUSY", "MASTERDOWN", "OOM", "READONLY", "TRYAGAIN", "CLUSTERDOWN", "NOAUTH", "WRONGPASS",
+        "NOPERM", "MISCONF", "NOREPLICAS",
     ]
+
+    /// `ERR` replies that are about the server, not the request: `-ERR max number of clients reached` (sent, and
+    /// the connection closed, when `maxclients` is reached).
+    static let unavailableGenericErrors: [String] = ["max number of clients reached"]
 
     public func get(_ key: String) async throws(CacheError) -> [UInt8]? {
         do {
@@ -107,14 +117,19 @@ public struct RedisCacheBackend: CacheBackend {
         case .cancelled:
             return CacheError(.cancelled, error.message, underlying: error)
         case .serverError:
-            if let code = error.serverError?.code, unavailableServerErrors.contains(code) {
+            if let reply = error.serverError, isUnavailable(reply) {
                 return CacheError(.unavailable, error.message, underlying: error)
             }
-            return CacheError(.rejected, error.message, underlying: error)
+            return CacheError(.refused, error.message, underlying: error)
         case .unexpectedReply:
-            return CacheError(.rejected, error.message, underlying: error)
+            return CacheError(.refused, error.message, underlying: error)
         default:
             return CacheError(.unavailable, "\(error.code): \(error.message)", underlying: error)
         }
+    }
+
+    static func isUnavailable(_ reply: RedisServerError) -> Bool {
+        if unavailableServerErrors.contains(reply.code) { return true }
+        return reply.code == "ERR" && unavailableGenericErrors.contains { reply.message.contains($0) }
     }
 }

@@ -15,9 +15,10 @@ extension ResilientCache {
         return try decode(type, from: bytes, key: key)
     }
 
-    /// Stores `value` encoded as JSON. See ``set(_:_:ttl:)``.
+    /// Stores `value` encoded as JSON. See ``set(_:_:ttl:)``; the label keeps a byte array from being taken for a
+    /// `Codable` value (`set(key, [1, 2, 3])` stores three bytes, `set(key, encoding: [1, 2, 3])` the text `[1,2,3]`).
     @discardableResult
-    public func set<T: Encodable>(_ key: String, _ value: T, ttl: Duration? = nil) async throws(CacheError) -> Bool {
+    public func set<T: Encodable>(_ key: String, encoding value: T, ttl: Duration? = nil) async throws(CacheError) -> Bool {
         try await set(key, try encode(value, key: key), ttl: ttl)
     }
 

@@ -1,11 +1,17 @@
+import HiredisClient
 import Resilience
 import ServiceLifecycle
 
 extension ResilientCache: Service {
-    /// Drives the breaker's timers and active probe, keeps the gauges current, drops expired journal entries
-    /// and replays the journal when the backend answers again — until the task is cancelled, ``shutdown()`` is
-    /// called, or (in a `ServiceGroup`) a graceful shutdown begins. On the way out it tries one last replay, so
-    /// invalidations from an outage are not lost when the service stops.
+    /// Runs everything the cache does in the background, until the task is cancelled, ``shutdown()`` is called,
+    /// or (in a `ServiceGroup`) a graceful shutdown begins: the breaker's timers and the recovery loop, which
+    /// probes the backend while the circuit is open, replays the invalidation journal, drops expired journal
+    /// entries and keeps the gauges current.
+    ///
+    /// On the way out it replays what is still journaled straight to the backend (an open circuit does not stop
+    /// it), for at most ``ResilientCacheConfiguration/shutdownReplayTimeout``, and logs and counts whatever could
+    /// not be replayed. Then it closes the Redis client the cache created, if it created one. Nothing the cache
+    /// started is still running when `run()` returns.
     ///
     /// ```swift
     /// let group = ServiceGroup(services: [cache, httpServer], logger: logger)
@@ -14,16 +20,22 @@ extension ResilientCache: Service {
     public func run() async {
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
-                group.addTask { await self.breaker.run() }
-                group.addTask { await self.maintain() }
+                group.addTask { await self.recovery.breaker.run() }
+                group.addTask { await self.recovery.run() }
                 await group.next()
                 group.cancelAll()
             }
         } onGracefulShutdown: {
             self.shutdown()
         }
-        if !journal.status.isEmpty {
-            try? await journal.replay(through: breaker)
-        }
+        await recovery.finalReplay()
+        recovery.breaker.shutdown()
+        await ownedClient?.close()
+    }
+
+    /// Ends ``run()`` (which then replays what it can and closes the cache's own client).
+    public func shutdown() {
+        recovery.stop()
+        recovery.breaker.shutdown()
     }
 }

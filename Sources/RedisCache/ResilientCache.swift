@@ -1,14 +1,14 @@
+import HiredisClient
 import Logging
 import CoreMetrics
 import Resilience
 import Synchronization
 
-/// A cache in front of a ``CacheBackend`` (Redis) that keeps answering when the backend does not.
+/// A cache in front of Redis (or any ``CacheBackend``) that keeps answering when the backend does not.
 ///
-/// Every backend call — reads, writes, deletes, pattern invalidation, the journal replay and the health probe —
-/// goes through a ``Resilience/CircuitBreaker``. While the backend is stopped, hung, slow or refusing, calls
-/// degrade instead of failing: `get` is a miss, `set` reports success, `delete` and `invalidate` remove 0, and
-/// `fetch` computes the value. Each call returns within the backend's deadline, and once the circuit is open,
+/// Every backend call goes through a circuit breaker. While the backend is stopped, hung, slow or refusing,
+/// calls degrade instead of failing: `get` is a miss, `set` reports success, `delete` and `invalidate` remove 0,
+/// and `fetch` computes the value. Each call returns within the backend's deadline, and once the circuit is open,
 /// at once, without touching the network.
 ///
 /// **No stale reads after an outage.** A `set`, `delete` or `invalidate` that could not reach the backend is
@@ -17,84 +17,164 @@ import Synchronization
 /// have been only hung or cut off and still hold the old values: without the journal they would be served for
 /// the rest of their TTL.
 ///
+/// One object and one lifecycle: the cache creates and owns its Redis client, and ``run()`` (or a
+/// swift-service-lifecycle `ServiceGroup`) runs everything in the background — the breaker's timers, the
+/// recovery loop that probes Redis and replays the journal — and closes the client when it returns.
+///
 /// ```swift
-/// let client = RedisClient(configuration: try RedisClientConfiguration(url: "redis://127.0.0.1:6380"))
-/// let cache = ResilientCache(backend: RedisCacheBackend(client: client))
+/// let cache = ResilientCache(
+///     redis: try RedisClientConfiguration(url: "redis://127.0.0.1:6380"),
+///     configuration: ResilientCacheConfiguration(namespace: "catalog:"),
+///     logger: logger
+/// )
+/// let group = ServiceGroup(services: [cache, httpServer], logger: logger)
+/// try await group.run()
+///
+/// // in a request handler:
 /// let profile = try await cache.fetch("profile:42", ttl: .seconds(60)) {
 ///     try await database.loadProfile(42)  // runs once per miss, also while Redis is down
 /// }
 /// ```
-///
-/// Run ``run()`` (or add the cache to a swift-service-lifecycle `ServiceGroup`) so the breaker probes the
-/// backend by itself and a quiet service still notices when Redis is back.
-public final class ResilientCache<C: Clock>: Sendable where C.Duration == Duration {
-    /// The breaker guarding every backend call.
-    public let breaker: CircuitBreaker<C>
+public final class ResilientCache: Sendable {
     public let configuration: ResilientCacheConfiguration
+    /// The breaker, journal and recovery loop of the backend.
+    let recovery: Recovery
     let backend: any CacheBackend
-    let clock: C
+    /// The client the cache created, closed when ``run()`` returns; `nil` over a backend the caller supplied.
+    let ownedClient: RedisClient?
+    let time: TimeSource
     let logger: Logger
-    let journal: JournalKeeper<C>
     let flights = SingleFlight()
     let counters = CacheCounters()
     let instruments: CacheInstruments
     private let escapedNamespace: String
 
-    /// Creates a cache; it does not contact the backend, so it starts even while the backend is down.
+    var journal: JournalKeeper { recovery.journal }
+
+    /// Creates a cache over Redis that owns its client: ``run()`` drives it and closes it on the way out.
+    ///
+    /// Nothing is contacted here, so the cache starts even while Redis is down (it starts degraded and recovers
+    /// by itself). The client reconnects no slower than ``ResilientCacheConfiguration/maximumProbeInterval``, so
+    /// that the recovery loop's probes see Redis as soon as it answers.
     ///
     /// - Parameters:
-    ///   - backend: where values live, usually a ``RedisCacheBackend``.
-    ///   - configuration: namespace, TTLs, degradation, journal and breaker settings.
-    ///   - clock: the source of time for the breaker and the journal.
-    ///   - logger: receives one line per breaker transition and per journal overflow or replay, never one per
-    ///     call.
+    ///   - redis: where Redis is and how to talk to it.
+    ///   - configuration: namespace, TTLs, degradation, journal, recovery and breaker settings.
+    ///   - logger: receives one line per breaker transition, per journal overflow or replay, and per client
+    ///     connection change — never one per call.
     ///   - metricsFactory: where the `cache_*` metrics go; `MetricsSystem.factory` by default.
-    public init(
+    public convenience init(
+        redis: RedisClientConfiguration,
+        configuration: ResilientCacheConfiguration = ResilientCacheConfiguration(),
+        logger: Logger,
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
+    ) {
+        var redis = redis
+        if redis.reconnect.maximumDelay > configuration.maximumProbeInterval {
+            redis.reconnect.maximumDelay = max(redis.reconnect.initialDelay, configuration.maximumProbeInterval)
+        }
+        let client = RedisClient(configuration: redis, logger: logger)
+        self.init(
+            backend: RedisCacheBackend(client: client),
+            configuration: configuration,
+            time: .continuous,
+            logger: logger,
+            metricsFactory: metricsFactory,
+            ownedClient: client
+        )
+    }
+
+    /// Creates a cache over the Redis at `url` (`redis://[user:password@]host:port/db` or
+    /// `unix:///path?db=N`) that owns its client, with the client's default settings otherwise.
+    ///
+    /// ```swift
+    /// let cache = try ResilientCache(url: "redis://127.0.0.1:6379", logger: logger)
+    /// ```
+    ///
+    /// - Throws: ``HiredisClient/RedisClientError`` with code `INVALID_URL` for a URL it cannot use.
+    public convenience init(
+        url: String,
+        configuration: ResilientCacheConfiguration = ResilientCacheConfiguration(),
+        logger: Logger,
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
+    ) throws(RedisClientError) {
+        self.init(
+            redis: try RedisClientConfiguration(url: url),
+            configuration: configuration,
+            logger: logger,
+            metricsFactory: metricsFactory
+        )
+    }
+
+    /// Creates a cache over a backend the caller supplied (and closes, if it needs closing).
+    ///
+    /// - Parameters:
+    ///   - backend: where values live, e.g. a ``RedisCacheBackend`` over a client shared with other code.
+    ///   - configuration: namespace, TTLs, degradation, journal, recovery and breaker settings.
+    ///   - logger: receives one line per breaker transition and per journal overflow or replay.
+    ///   - metricsFactory: where the `cache_*` metrics go; `MetricsSystem.factory` by default.
+    public convenience init(
+        backend: any CacheBackend,
+        configuration: ResilientCacheConfiguration = ResilientCacheConfiguration(),
+        logger: Logger,
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
+    ) {
+        self.init(
+            backend: backend,
+            configuration: configuration,
+            time: .continuous,
+            logger: logger,
+            metricsFactory: metricsFactory,
+            ownedClient: nil
+        )
+    }
+
+    /// Creates a cache on an injected clock (a manual one in tests).
+    package convenience init<C: Clock>(
         backend: any CacheBackend,
         configuration: ResilientCacheConfiguration = ResilientCacheConfiguration(),
         clock: C,
-        logger: Logger = Logger(label: "RedisCache"),
+        logger: Logger,
         metricsFactory: any MetricsFactory = MetricsSystem.factory
+    ) where C.Instant == ContinuousClock.Instant {
+        self.init(
+            backend: backend,
+            configuration: configuration,
+            time: TimeSource(clock),
+            logger: logger,
+            metricsFactory: metricsFactory,
+            ownedClient: nil
+        )
+    }
+
+    init(
+        backend: any CacheBackend,
+        configuration: ResilientCacheConfiguration,
+        time: TimeSource,
+        logger: Logger,
+        metricsFactory: any MetricsFactory,
+        ownedClient: RedisClient?
     ) {
         self.backend = backend
         self.configuration = configuration
-        self.clock = clock
+        self.time = time
         self.logger = logger
+        self.ownedClient = ownedClient
         self.escapedNamespace = GlobPattern.escape(configuration.namespace)
         let instruments = CacheInstruments(factory: metricsFactory)
         self.instruments = instruments
-        let journal = JournalKeeper<C>(configuration: configuration, backend: backend, clock: clock, logger: logger)
-        self.journal = journal
-
-        var breakerConfiguration = configuration.breaker
-        if breakerConfiguration.activeProbe == nil {
-            // The probe proves the backend answers and then replays the journal, so the breaker only counts
-            // the backend as recovered once no stale value can be read from it.
-            breakerConfiguration.activeProbe = { [backend, journal] in
-                try await backend.ping()
-                try await journal.replay(through: nil)
-            }
-        }
-        let userClassifier = breakerConfiguration.classifier
-        breakerConfiguration.classifier = { error in
-            if let error = error as? CacheError {
-                return error.code == .cancelled ? .ignored : .failure
-            }
-            return userClassifier(error)
-        }
-        self.breaker = CircuitBreaker(
+        self.recovery = Recovery(
             name: "cache:\(configuration.namespace)",
-            configuration: breakerConfiguration,
-            clock: clock,
+            backend: backend,
+            configuration: configuration,
+            time: time,
             logger: logger,
-            onTransition: { event in
-                instruments.transition(to: event.to)
-                instruments.countTransition()
-            }
+            instruments: instruments
         )
-        journal.attach(breaker: breaker)
-        instruments.transition(to: .closed)
     }
+
+    /// The circuit breaker guarding the backend: its state, metrics and events, and manual control.
+    public var circuit: CacheCircuit { CacheCircuit(breaker: recovery.breaker) }
 
     // MARK: - Reads
 
@@ -119,12 +199,12 @@ public final class ResilientCache<C: Clock>: Sendable where C.Duration == Durati
     public func lookup(_ key: String) async throws(CacheError) -> CacheLookup {
         let name = qualified(key)
         let started = timingStart()
-        defer { instruments.record(.get, since: started, clock: clock) }
+        defer { instruments.record(.get, since: started, time: time) }
         if journal.fences(name) {
             counters.recordFencedRead()
             return .miss
         }
-        switch await guarded({ () async throws(CacheError) -> [UInt8]? in try await backend.get(name) }) {
+        switch await recovery.call({ () async throws(CacheError) -> [UInt8]? in try await backend.get(name) }) {
         case .success(let value?):
             counters.recordHit()
             instruments.hits.increment()
@@ -136,7 +216,7 @@ public final class ResilientCache<C: Clock>: Sendable where C.Duration == Durati
         case .degraded(let error):
             degraded(.get, error)
             return .degraded(error)
-        case .rejected(let error):
+        case .refused(let error):
             throw error
         }
     }
@@ -147,9 +227,9 @@ public final class ResilientCache<C: Clock>: Sendable where C.Duration == Durati
         if keys.isEmpty { return [] }
         let names = keys.map(qualified)
         let started = timingStart()
-        defer { instruments.record(.getMany, since: started, clock: clock) }
+        defer { instruments.record(.getMany, since: started, time: time) }
         let fenced = names.map { journal.fences($0) }
-        switch await guarded({ () async throws(CacheError) -> [[UInt8]?] in try await backend.get(many: names) }) {
+        switch await recovery.call({ () async throws(CacheError) -> [[UInt8]?] in try await backend.get(many: names) }) {
         case .success(let values):
             var result: [[UInt8]?] = []
             result.reserveCapacity(values.count)
@@ -172,7 +252,7 @@ public final class ResilientCache<C: Clock>: Sendable where C.Duration == Durati
             degraded(.getMany, error)
             if configuration.degradeOnFailure { return Array(repeating: nil, count: keys.count) }
             throw error
-        case .rejected(let error):
+        case .refused(let error):
             throw error
         }
     }
@@ -181,11 +261,12 @@ public final class ResilientCache<C: Clock>: Sendable where C.Duration == Durati
 
     /// Stores `value` at `key` for `ttl` (the configured default when `nil`), with TTL jitter.
     ///
-    /// - Returns: true — also when the backend is unavailable and degradation is on, as the guide's contract
-    ///   says; the key is then journaled, so no older value is read back after recovery.
-    /// - Throws: ``CacheError/Code/valueTooLarge`` above ``ResilientCacheConfiguration/maximumValueSize`` (the
-    ///   backend is not called and the breaker does not count it), caller errors, and availability errors with
-    ///   degradation off.
+    /// - Returns: true — also when the backend is unavailable and degradation is on; the key is then journaled, so
+    ///   no older value is read back after recovery.
+    /// - Throws: ``CacheError/Code/valueTooLarge`` above ``ResilientCacheConfiguration/maximumValueSize`` and
+    ///   ``CacheError/Code/invalidArgument`` for a TTL of zero or less (the backend is not called and the breaker
+    ///   does not count either), caller errors, and availability errors with degradation off. A TTL longer than
+    ///   100 years is stored as 100 years.
     @discardableResult
     public func set(_ key: String, _ value: [UInt8], ttl: Duration? = nil) async throws(CacheError) -> Bool {
         guard value.count <= configuration.maximumValueSize else {
@@ -194,12 +275,12 @@ public final class ResilientCache<C: Clock>: Sendable where C.Duration == Durati
                 "value of \(value.count) bytes exceeds maximumValueSize \(configuration.maximumValueSize)"
             )
         }
+        let expiry = try storedTTL(ttl)
         let name = qualified(key)
         let started = writeStart()
-        defer { instruments.record(.set, since: started, clock: clock) }
-        let expiry = jittered(ttl ?? configuration.defaultTTL)
+        defer { instruments.record(.set, since: started, time: time) }
         journal.noteTTL(expiry)
-        switch await guarded({ () async throws(CacheError) in try await backend.set(name, value, ttl: expiry) }) {
+        switch await recovery.call({ () async throws(CacheError) in try await backend.set(name, value, ttl: expiry) }) {
         case .success:
             if let started { journal.clear(key: name, recordedBefore: started) }
             return true
@@ -208,7 +289,7 @@ public final class ResilientCache<C: Clock>: Sendable where C.Duration == Durati
             journal.record(key: name)
             if configuration.degradeOnFailure { return true }
             throw error
-        case .rejected(let error):
+        case .refused(let error):
             throw error
         }
     }
@@ -228,8 +309,8 @@ public final class ResilientCache<C: Clock>: Sendable where C.Duration == Durati
         if keys.isEmpty { return 0 }
         let names = keys.map(qualified)
         let started = writeStart()
-        defer { instruments.record(.delete, since: started, clock: clock) }
-        switch await guarded({ () async throws(CacheError) -> Int in try await backend.delete(names) }) {
+        defer { instruments.record(.delete, since: started, time: time) }
+        switch await recovery.call({ () async throws(CacheError) -> Int in try await backend.delete(names) }) {
         case .success(let removed):
             if let started { for name in names { journal.clear(key: name, recordedBefore: started) } }
             return removed
@@ -238,7 +319,7 @@ public final class ResilientCache<C: Clock>: Sendable where C.Duration == Durati
             for name in names { journal.record(key: name) }
             if configuration.degradeOnFailure { return 0 }
             throw error
-        case .rejected(let error):
+        case .refused(let error):
             throw error
         }
     }
@@ -253,8 +334,8 @@ public final class ResilientCache<C: Clock>: Sendable where C.Duration == Durati
     public func invalidate(pattern: String) async throws(CacheError) -> Int {
         let qualifiedPattern = escapedNamespace + pattern
         let started = timingStart()
-        defer { instruments.record(.invalidate, since: started, clock: clock) }
-        switch await guarded({ () async throws(CacheError) -> Int in try await backend.invalidate(pattern: qualifiedPattern) }) {
+        defer { instruments.record(.invalidate, since: started, time: time) }
+        switch await recovery.call({ () async throws(CacheError) -> Int in try await backend.invalidate(pattern: qualifiedPattern) }) {
         case .success(let removed):
             return removed
         case .degraded(let error):
@@ -262,7 +343,7 @@ public final class ResilientCache<C: Clock>: Sendable where C.Duration == Durati
             journal.record(pattern: qualifiedPattern)
             if configuration.degradeOnFailure { return 0 }
             throw error
-        case .rejected(let error):
+        case .refused(let error):
             throw error
         }
     }
@@ -282,11 +363,14 @@ public final class ResilientCache<C: Clock>: Sendable where C.Duration == Durati
     /// - Parameters:
     ///   - ttl: how long the computed value is kept; the configured default when `nil`. Jitter applies.
     ///   - compute: produces the value on a miss, e.g. a database query.
+    /// - Throws: what `compute` throws; ``CacheError`` with ``CacheError/Code/invalidArgument`` for a TTL of zero
+    ///   or less (before anything else happens), and caller errors of the lookup.
     public func fetch(
         _ key: String,
         ttl: Duration? = nil,
         compute: @escaping @Sendable () async throws -> [UInt8]
     ) async throws -> [UInt8] {
+        let expiry = try storedTTL(ttl)
         let lookup = try await lookup(key)
         if case .hit(let value) = lookup { return value }
         let storeAfterwards: Bool
@@ -296,23 +380,23 @@ public final class ResilientCache<C: Clock>: Sendable where C.Duration == Durati
             let value = try await compute()
             counters.recordOriginCall()
             if storeAfterwards, value.count <= configuration.maximumValueSize {
-                await store(computed: value, name: name, ttl: ttl)
+                await store(computed: value, name: name, expiry: expiry)
             }
             return value
         }
         return value
     }
 
-    private func store(computed value: [UInt8], name: String, ttl: Duration?) async {
+    private func store(computed value: [UInt8], name: String, expiry: Duration?) async {
         let started = writeStart()
-        let expiry = jittered(ttl ?? configuration.defaultTTL)
+        defer { instruments.record(.fetchStore, since: started, time: time) }
         journal.noteTTL(expiry)
-        switch await guarded({ () async throws(CacheError) in try await backend.set(name, value, ttl: expiry) }) {
+        switch await recovery.call({ () async throws(CacheError) in try await backend.set(name, value, ttl: expiry) }) {
         case .success:
             if let started { journal.clear(key: name, recordedBefore: started) }
         case .degraded(let error):
             degraded(.fetchStore, error)
-        case .rejected:
+        case .refused:
             break
         }
     }
@@ -321,74 +405,43 @@ public final class ResilientCache<C: Clock>: Sendable where C.Duration == Durati
 
     /// A snapshot for a health endpoint.
     public func health() -> CacheHealth {
-        let metrics = breaker.metrics
+        let metrics = recovery.breaker.metrics
         let journalStatus = journal.status
         let state = metrics.state
         let last = metrics.recentFailures.last
-        let stateName: String =
-            switch state {
-            case .closed: "closed"
-            case .open: "open"
-            case .halfOpen: "half_open"
-            }
         let degraded = state != .closed || journalStatus.overflowed
         return CacheHealth(
             status: degraded || journalStatus.size > 0 ? "degraded" : "ok",
-            state: stateName,
+            state: state.name,
             degraded: degraded,
             failureRate: metrics.failureRate,
             journalSize: journalStatus.size,
             journalOverflowed: journalStatus.overflowed,
             lastFailure: last.map { "\($0.kind): \($0.message)" },
-            lastFailureAgeSeconds: last.map { $0.instant.duration(to: clock.now).seconds },
+            lastFailureAgeSeconds: last.map { $0.instant.duration(to: time.now).seconds },
             secondsInState: metrics.timeInCurrentState.seconds
         )
     }
 
     /// Hits, misses, degraded operations, journal figures and the breaker's own snapshot.
-    public var metrics: CacheMetricsSnapshot<C.Instant> {
-        let breakerMetrics = breaker.metrics
+    public var metrics: CacheMetricsSnapshot {
+        let breakerMetrics = recovery.breaker.metrics
         instruments.update(failureRate: breakerMetrics.failureRate, journalSize: journal.status.size)
         return counters.snapshot(journal: journal.status, breaker: breakerMetrics)
     }
 
-    /// Stops ``run()``.
-    public func shutdown() {
-        breaker.shutdown()
-        journal.stop()
-    }
-
-    func maintain() async {
-        while !Task.isCancelled && !journal.isStopped {
-            journal.expireOldEntries()
-            let breakerMetrics = breaker.metrics
-            instruments.update(failureRate: breakerMetrics.failureRate, journalSize: journal.status.size)
-            if breakerMetrics.state == .closed, !journal.status.isEmpty {
-                try? await journal.replay(through: breaker)
-            }
-            try? await clock.sleep(for: .seconds(1))
-        }
-    }
-
-    // MARK: - The guard
-
-    /// Runs one backend call under the breaker; a success also lets a waiting journal replay start.
-    func guarded<T>(_ call: () async throws(CacheError) -> T) async -> Guarded<T> {
-        let outcome = await guardedCall(breaker, call)
-        if case .success = outcome { journal.replaySoonIfNeeded() }
-        return outcome
-    }
+    // MARK: - Helpers
 
     /// When the call started, if anything needs it: the duration metric.
-    private func timingStart() -> C.Instant? {
-        instruments.timesOperations ? clock.now : nil
+    private func timingStart() -> ContinuousClock.Instant? {
+        instruments.timesOperations ? time.now : nil
     }
 
     /// When a write started, if anything needs it: the duration metric, or a journal entry this write may
     /// supersede. With the journal empty at the start, an entry recorded meanwhile is newer than the write and
-    /// must stay, so no instant is needed (the clock is not free: ~90 ns a read on the VMs measured).
-    private func writeStart() -> C.Instant? {
-        instruments.timesOperations || journal.mayHoldEntries ? clock.now : nil
+    /// must stay, so no instant is needed (and a clock read is not free).
+    private func writeStart() -> ContinuousClock.Instant? {
+        instruments.timesOperations || journal.mayHoldEntries ? time.now : nil
     }
 
     private func degraded(_ operation: CacheOperation, _ error: CacheError) {
@@ -400,34 +453,21 @@ public final class ResilientCache<C: Clock>: Sendable where C.Duration == Durati
         configuration.namespace + key
     }
 
-    private func jittered(_ ttl: Duration?) -> Duration? {
-        guard let ttl, configuration.ttlJitter > 0 else { return ttl }
+    /// The longest TTL the cache sends: longer ones (up to `.seconds(Int64.max)`) are stored with this one, as
+    /// Redis refuses an expiry that overflows its clock.
+    static let maximumTTL: Duration = .seconds(100 * 365 * 86_400)
+
+    /// The expiry to store with: `ttl` or the default, capped at ``maximumTTL``, with jitter.
+    ///
+    /// - Throws: ``CacheError/Code/invalidArgument`` for a TTL of zero or less (it would silently become the
+    ///   shortest expiry Redis has, or none at all).
+    private func storedTTL(_ ttl: Duration?) throws(CacheError) -> Duration? {
+        guard let ttl = ttl ?? configuration.defaultTTL else { return nil }
+        guard ttl > .zero else { throw CacheError(.invalidArgument, "ttl must be positive, got \(ttl)") }
+        let capped = min(ttl, Self.maximumTTL)
+        guard configuration.ttlJitter > 0 else { return capped }
         let factor = Double.random(in: (1 - configuration.ttlJitter)...(1 + configuration.ttlJitter))
-        return max(.milliseconds(1), ttl * factor)
-    }
-}
-
-extension ResilientCache where C == ContinuousClock {
-    /// Creates a cache on the continuous clock.
-    public convenience init(
-        backend: any CacheBackend,
-        configuration: ResilientCacheConfiguration = ResilientCacheConfiguration(),
-        logger: Logger = Logger(label: "RedisCache"),
-        metricsFactory: any MetricsFactory = MetricsSystem.factory
-    ) {
-        self.init(
-            backend: backend,
-            configuration: configuration,
-            clock: ContinuousClock(),
-            logger: logger,
-            metricsFactory: metricsFactory
-        )
-    }
-}
-
-extension Duration {
-    var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
+        return min(max(.milliseconds(1), capped * factor), Self.maximumTTL)
     }
 }
 

@@ -38,8 +38,35 @@ public struct ResilientCacheConfiguration: Sendable {
     public var replayBatchSize: Int {
         didSet { precondition(replayBatchSize >= 1, "replayBatchSize must be at least 1") }
     }
-    /// The circuit breaker's settings. The cache installs its own ``CircuitBreakerConfiguration/activeProbe``
-    /// (a `PING`, then a journal replay) unless one is set here.
+    /// While the circuit is open, how often the cache probes the backend (a `PING`) to find out it answers
+    /// again; the interval doubles after each failed probe, up to ``maximumProbeInterval``. Default 250 ms.
+    ///
+    /// The first probe that answers replays the journal and lets calls through (HALF_OPEN) at once, whatever
+    /// the breaker's open duration, so after an outage of any length calls reach Redis again within about
+    /// ``maximumProbeInterval`` plus a probe of it answering.
+    public var probeInterval: Duration {
+        didSet { precondition(probeInterval > .zero, "probeInterval must be positive") }
+    }
+    /// The longest pause between two probes while the circuit is open. Default 500 ms.
+    public var maximumProbeInterval: Duration {
+        didSet { precondition(maximumProbeInterval >= probeInterval, "maximumProbeInterval must be >= probeInterval") }
+    }
+    /// How long one probe may take before it counts as failed (the backend's own command timeout usually ends
+    /// it first). Default 1 s.
+    public var probeTimeout: Duration {
+        didSet { precondition(probeTimeout > .zero, "probeTimeout must be positive") }
+    }
+    /// How long ``ResilientCache/run()`` tries, on its way out, to replay what is still journaled. What is not
+    /// replayed by then is logged and counted (`cache_journal_unreplayed_total`). Default 2 s.
+    public var shutdownReplayTimeout: Duration {
+        didSet { precondition(shutdownReplayTimeout >= .zero, "shutdownReplayTimeout must not be negative") }
+    }
+    /// The circuit breaker's settings.
+    ///
+    /// The breaker's ``CircuitBreakerConfiguration/classifier`` decides how every backend error counts; its
+    /// default asks ``CacheError/circuitBreakerClassification``. An ``CircuitBreakerConfiguration/activeProbe``
+    /// set here runs after each `PING` of the cache's probes, as an extra health check; the cache probes on
+    /// its own schedule (``probeInterval``), not on ``CircuitBreakerConfiguration/activeProbeInterval``.
     public var breaker: CircuitBreakerConfiguration
 
     public init(namespace: String = "cache:", breaker: CircuitBreakerConfiguration = CircuitBreakerConfiguration()) {
@@ -51,6 +78,10 @@ public struct ResilientCacheConfiguration: Sendable {
         self.journalCapacity = 10_000
         self.journalOverflowPolicy = .flushNamespace
         self.replayBatchSize = 100
+        self.probeInterval = .milliseconds(250)
+        self.maximumProbeInterval = .milliseconds(500)
+        self.probeTimeout = .seconds(1)
+        self.shutdownReplayTimeout = .seconds(2)
         self.breaker = breaker
     }
 }

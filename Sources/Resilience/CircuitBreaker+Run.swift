@@ -104,7 +104,7 @@ extension CircuitBreaker {
                 let instant = epoch.advanced(by: deadline)
                 timer = Task { [clock] in
                     do {
-                        try await clock.sleep(until: instant, tolerance: nil)
+                        try await clock.sleep(until: instant)
                         self.wakeRunner()
                     } catch {
                         // Cancelled: whoever cancelled has woken the runner already.
@@ -144,13 +144,17 @@ extension CircuitBreaker {
                 try await probe()
                 race.finish(.success(duration: nil))
             } catch {
-                race.finish(classifier(error) == .ignored ? .ignored : .failure(.activeProbeFailed, error: error))
+                switch classifier(error) {
+                case .ignored: race.finish(.ignored)
+                case .success: race.finish(.success(duration: nil))
+                default: race.finish(.failure(.activeProbeFailed, error: error))
+                }
             }
         }
         let instant = epoch.advanced(by: deadline)
         let timerTask = Task { [clock] in
             do {
-                try await clock.sleep(until: instant, tolerance: nil)
+                try await clock.sleep(until: instant)
                 race.finish(.failure(.activeProbeTimedOut, error: nil))
             } catch {}
         }

@@ -20,8 +20,8 @@ import Synchronization
 /// nothing. Transitions are logged once each and published to ``makeEventStream()`` and the
 /// `onTransition` handler, never from inside the lock.
 ///
-/// Time comes from the injected clock `C` (``ContinuousClock`` in production; a manual clock in
-/// tests). Timers need no background task: without ``run()`` the transitions happen lazily on
+/// Time comes from the continuous clock (tests inject a manual one through a `package`
+/// initializer). Timers need no background task: without ``run()`` the transitions happen lazily on
 /// the next call or read (OPEN → HALF_OPEN when a call, ``state`` or ``metrics`` finds the time
 /// is up, as gobreaker does). ``run()`` adds punctual transitions and events, reclaiming of
 /// probes that never report, the active probe, and clock-free OPEN rejections.
@@ -43,11 +43,13 @@ import Synchronization
 ///     permit.failed(error)
 /// }
 /// ```
-public final class CircuitBreaker<C: Clock>: Sendable where C.Duration == Duration {
+public final class CircuitBreaker: Sendable {
     /// The events this breaker publishes.
-    public typealias Event = CircuitBreakerEvent<C.Instant>
+    public typealias Event = CircuitBreakerEvent
     /// The metrics snapshots this breaker returns.
-    public typealias Metrics = CircuitBreakerMetrics<C.Instant>
+    public typealias Metrics = CircuitBreakerMetrics
+    /// A point in time on the continuous clock.
+    public typealias Instant = ContinuousClock.Instant
 
     /// What calls may decide without the lock; see ``CircuitBreakerGate``. Written only under `core`'s lock,
     /// except for the counts that calls add with a compare-and-swap.
@@ -58,53 +60,80 @@ public final class CircuitBreaker<C: Clock>: Sendable where C.Duration == Durati
     @usableFromInline
     let measuresDuration: Bool
     @usableFromInline
-    let clock: C
+    let clock: TimeSource
     @usableFromInline
-    let epoch: C.Instant
+    let epoch: Instant
 
     /// The settings this breaker was created with.
     public let configuration: CircuitBreakerConfiguration
     /// The name used in log metadata.
     public let name: String
     let logger: Logger
-    let broadcaster: TransitionBroadcaster<C.Instant>
+    let broadcaster: TransitionBroadcaster
     let runner = Mutex(RunnerState())
 
-    /// Creates a CLOSED breaker.
+    /// Creates a CLOSED breaker on the continuous clock.
     ///
     /// The configuration is checked with a `precondition`
     /// (see ``CircuitBreakerConfiguration/validate()`` to check it without stopping the process).
     ///
     /// ```swift
-    /// let clock = ManualClock()
-    /// let breaker = CircuitBreaker(
-    ///     configuration: .init(openDuration: .seconds(10)),
-    ///     clock: clock,
-    ///     logger: Logger(label: "cache.breaker"),
-    ///     randomNumberGenerator: SplitMix64(seed: 42)
-    /// )
+    /// let breaker = CircuitBreaker(name: "redis", logger: Logger(label: "cache"))
     /// ```
     ///
     /// - Parameters:
     ///   - name: A name for the log metadata (`circuit_breaker`).
     ///   - configuration: The thresholds and durations.
-    ///   - clock: The source of time; its `now` is the breaker's epoch.
     ///   - logger: Receives one `notice` (to CLOSED/HALF_OPEN) or `warning` (to OPEN) per transition.
-    ///   - randomNumberGenerator: The source of open-duration jitter; pass a seeded one for reproducible tests.
     ///   - onTransition: Called once per transition, in order, outside the breaker's lock.
-    public init(
+    public convenience init(
+        name: String = "circuit-breaker",
+        configuration: CircuitBreakerConfiguration = CircuitBreakerConfiguration(),
+        logger: Logger,
+        onTransition: (@Sendable (Event) -> Void)? = nil
+    ) {
+        self.init(
+            name: name,
+            configuration: configuration,
+            time: .continuous,
+            logger: logger,
+            randomNumberGenerator: SystemRandomNumberGenerator(),
+            onTransition: onTransition
+        )
+    }
+
+    /// Creates a CLOSED breaker on an injected clock, with a seeded source of jitter: the seam for tests.
+    package convenience init<C: Clock>(
         name: String = "circuit-breaker",
         configuration: CircuitBreakerConfiguration = CircuitBreakerConfiguration(),
         clock: C,
         logger: Logger,
         randomNumberGenerator: some RandomNumberGenerator & Sendable = SystemRandomNumberGenerator(),
         onTransition: (@Sendable (Event) -> Void)? = nil
+    ) where C.Instant == ContinuousClock.Instant {
+        self.init(
+            name: name,
+            configuration: configuration,
+            time: TimeSource(clock),
+            logger: logger,
+            randomNumberGenerator: randomNumberGenerator,
+            onTransition: onTransition
+        )
+    }
+
+    package init(
+        name: String,
+        configuration: CircuitBreakerConfiguration,
+        time: TimeSource,
+        logger: Logger,
+        randomNumberGenerator: some RandomNumberGenerator & Sendable,
+        onTransition: (@Sendable (Event) -> Void)?
     ) {
         configuration.preconditionValid()
         self.name = name
         self.configuration = configuration
-        self.clock = clock
-        self.epoch = clock.now
+        self.clock = time
+        self.epoch = time.now
         self.logger = logger
         self.measuresDuration = configuration.slowCallThreshold != nil
         let machine = CircuitBreakerStateMachine(
@@ -127,7 +156,7 @@ public final class CircuitBreaker<C: Clock>: Sendable where C.Duration == Durati
     /// ``CircuitBreakerConfiguration/probeReclaimAfter`` and counted as a failure.
     ///
     /// ```swift
-    /// let permit: CircuitBreaker<ContinuousClock>.Permit
+    /// let permit: CircuitBreaker.Permit
     /// do {
     ///     permit = try breaker.acquire()
     /// } catch {
@@ -271,6 +300,16 @@ public final class CircuitBreaker<C: Clock>: Sendable where C.Duration == Durati
         }
     }
 
+    /// The state after due timers, and whether it is forced: what an owner that probes the dependency itself
+    /// needs to decide whether to probe (never while forced open).
+    package var stateAndForcing: (state: CircuitBreakerState, isForced: Bool) {
+        let now = elapsed()
+        return withMachine { machine in
+            machine.advance(to: now)
+            return (machine.state, machine.mode == .forcedOpen || machine.mode == .forcedClosed)
+        }
+    }
+
     /// Whether a call made now would be admitted; a peek that changes nothing.
     ///
     /// Another caller may take the last probe slot between this answer and your
@@ -346,7 +385,7 @@ public final class CircuitBreaker<C: Clock>: Sendable where C.Duration == Durati
     /// - Parameters:
     ///   - reason: Shown in the transition's ``CircuitBreakerTransitionReason/detail`` and the metrics.
     ///   - until: When the forced state ends by itself; `nil` to stay until released.
-    public func forceOpen(reason: String? = nil, until: C.Instant? = nil) {
+    public func forceOpen(reason: String? = nil, until: Instant? = nil) {
         let now = elapsed()
         let deadline = until.map { epoch.duration(to: $0) }
         withMachine { $0.forceOpen(reason: reason, until: deadline, now: now) }
@@ -362,7 +401,7 @@ public final class CircuitBreaker<C: Clock>: Sendable where C.Duration == Durati
     /// - Parameters:
     ///   - reason: Shown in the transition's ``CircuitBreakerTransitionReason/detail`` and the metrics.
     ///   - until: When the forced state ends by itself; `nil` to stay until released.
-    public func forceClosed(reason: String? = nil, until: C.Instant? = nil) {
+    public func forceClosed(reason: String? = nil, until: Instant? = nil) {
         let now = elapsed()
         let deadline = until.map { epoch.duration(to: $0) }
         withMachine { $0.forceClosed(reason: reason, until: deadline, now: now) }
@@ -381,6 +420,21 @@ public final class CircuitBreaker<C: Clock>: Sendable where C.Duration == Durati
         withMachine { $0.reset(now: now) }
     }
 
+    /// Ends an OPEN period before the open duration is up: moves OPEN to HALF_OPEN at once.
+    ///
+    /// For an owner that probes the dependency itself and has verified it answers again (and done what
+    /// must happen before callers reach it, such as replaying a journal). HALF_OPEN then admits calls as
+    /// usual. Does nothing in any other state, and nothing while forced open.
+    ///
+    /// ```swift
+    /// try await redis.ping()
+    /// breaker.endOpenPeriod()
+    /// ```
+    public func endOpenPeriod() {
+        let now = elapsed()
+        withMachine { $0.endOpenPeriod(now: now) }
+    }
+
     // MARK: Events
 
     /// A new stream of every transition from now on, in order.
@@ -397,11 +451,6 @@ public final class CircuitBreaker<C: Clock>: Sendable where C.Duration == Durati
     /// - Returns: The stream.
     public func makeEventStream() -> AsyncStream<Event> {
         broadcaster.makeStream()
-    }
-
-    /// A new stream of every transition from now on; the same as ``makeEventStream()``.
-    public var events: AsyncStream<Event> {
-        makeEventStream()
     }
 
     // MARK: Internals
@@ -475,33 +524,5 @@ public final class CircuitBreaker<C: Clock>: Sendable where C.Duration == Durati
         case .failure:
             return "the call failed"
         }
-    }
-}
-
-extension CircuitBreaker where C == ContinuousClock {
-    /// Creates a CLOSED breaker on the continuous clock, for production.
-    ///
-    /// ```swift
-    /// let breaker = CircuitBreaker(name: "redis", logger: Logger(label: "cache"))
-    /// ```
-    ///
-    /// - Parameters:
-    ///   - name: A name for the log metadata.
-    ///   - configuration: The thresholds and durations.
-    ///   - logger: Receives one message per transition.
-    ///   - onTransition: Called once per transition, in order, outside the breaker's lock.
-    public convenience init(
-        name: String = "circuit-breaker",
-        configuration: CircuitBreakerConfiguration = CircuitBreakerConfiguration(),
-        logger: Logger,
-        onTransition: (@Sendable (Event) -> Void)? = nil
-    ) {
-        self.init(
-            name: name,
-            configuration: configuration,
-            clock: ContinuousClock(),
-            logger: logger,
-            onTransition: onTransition
-        )
     }
 }

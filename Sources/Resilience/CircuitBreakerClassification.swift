@@ -18,6 +18,7 @@ public struct CircuitBreakerClassification: Sendable, Hashable, CustomStringConv
     enum Base: UInt8, Sendable {
         case failure
         case ignored
+        case success
     }
 
     @usableFromInline
@@ -36,14 +37,21 @@ public struct CircuitBreakerClassification: Sendable, Hashable, CustomStringConv
     @inlinable
     public static var ignored: Self { Self(.ignored) }
 
+    /// The call failed, but the failure proves the dependency answered (it refused the request on its
+    /// merits, e.g. a wrong type): it counts as a success, as gobreaker's `IsSuccessful` does.
+    @inlinable
+    public static var success: Self { Self(.success) }
+
     public var description: String {
         switch base {
         case .failure: "failure"
         case .ignored: "ignored"
+        case .success: "success"
         }
     }
 
-    /// The default classifier: `CancellationError` is ignored, every other error is a failure.
+    /// The default classifier: `CancellationError` is ignored, an error that says how it counts
+    /// (``CircuitBreakerClassifiedError``) counts so, every other error is a failure.
     ///
     /// ```swift
     /// #expect(CircuitBreakerClassification.default(CancellationError()) == .ignored)
@@ -51,9 +59,30 @@ public struct CircuitBreakerClassification: Sendable, Hashable, CustomStringConv
     ///
     /// - Parameters:
     ///   - error: The error a protected call threw.
-    /// - Returns: ``ignored`` for `CancellationError`, ``failure`` otherwise.
+    /// - Returns: ``ignored`` for `CancellationError`, the error's own classification for a
+    ///   ``CircuitBreakerClassifiedError``, ``failure`` otherwise.
     @Sendable
     public static func `default`(_ error: any Error) -> Self {
-        error is CancellationError ? .ignored : .failure
+        if error is CancellationError { return .ignored }
+        if let classified = error as? any CircuitBreakerClassifiedError { return classified.circuitBreakerClassification }
+        return .failure
     }
+}
+
+/// An error that says how it counts for a circuit breaker; the default classifier asks it.
+///
+/// A library whose errors already separate "the dependency cannot serve" from "the request is wrong"
+/// conforms them, so that one table, next to the error codes, decides what a breaker counts.
+///
+/// ```swift
+/// extension StoreError: CircuitBreakerClassifiedError {
+///     var circuitBreakerClassification: CircuitBreakerClassification {
+///         code == .unreachable ? .failure : .success
+///     }
+/// }
+/// ```
+public protocol CircuitBreakerClassifiedError: Error {
+    /// How this error counts: ``CircuitBreakerClassification/failure``, ``CircuitBreakerClassification/ignored``
+    /// or ``CircuitBreakerClassification/success``.
+    var circuitBreakerClassification: CircuitBreakerClassification { get }
 }

@@ -68,7 +68,7 @@ public struct CircuitBreakerError: Error, Sendable, Hashable, CustomStringConver
     @usableFromInline
     let staticMessage: StaticString
 
-    /// Creates a rejection (the breaker does; public for tests of code that handles rejections).
+    /// Creates a rejection (the breaker does; so may tests of code that handles rejections).
     ///
     /// ```swift
     /// let rejection = CircuitBreakerError(code: .open, retryAfter: .seconds(30))

@@ -1,14 +1,17 @@
 /// A state change of a ``CircuitBreaker``.
 ///
 /// Delivered, in order, to every stream made by ``CircuitBreaker/makeEventStream()`` and to
-/// the `onTransition` handler, and logged once. `Instant` is the breaker's clock's instant type.
+/// the `onTransition` handler, and logged once.
 ///
 /// ```swift
 /// for await event in breaker.makeEventStream() {
 ///     print("\(event.from) -> \(event.to) because \(event.reason)")
 /// }
 /// ```
-public struct CircuitBreakerEvent<Instant: InstantProtocol>: Sendable, Hashable {
+public struct CircuitBreakerEvent: Sendable, Hashable {
+    /// A point in time on the continuous clock.
+    public typealias Instant = ContinuousClock.Instant
+
     /// The state before.
     public let from: CircuitBreakerState
     /// The state after.
@@ -20,7 +23,7 @@ public struct CircuitBreakerEvent<Instant: InstantProtocol>: Sendable, Hashable 
     /// The number of the state period that starts here; it grows by one per transition.
     public let generation: UInt64
 
-    /// Creates an event (the breaker does; public for tests of code that consumes events).
+    /// Creates an event (the breaker does; tests of code that consumes events may too).
     ///
     /// ```swift
     /// let event = CircuitBreakerEvent(from: .closed, to: .open, reason: .consecutiveFailures,

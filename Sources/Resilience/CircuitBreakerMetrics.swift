@@ -9,7 +9,10 @@
 /// gauge.record(metrics.failureRate)
 /// for failure in metrics.recentFailures { print(failure.instant, failure.kind, failure.message) }
 /// ```
-public struct CircuitBreakerMetrics<Instant: InstantProtocol>: Sendable where Instant.Duration == Duration {
+public struct CircuitBreakerMetrics: Sendable {
+    /// A point in time on the continuous clock.
+    public typealias Instant = ContinuousClock.Instant
+
     /// One entry of ``recentFailures``.
     public struct RecentFailure: Sendable {
         /// When the failure was recorded.

@@ -71,8 +71,8 @@ extension CircuitBreaker {
 
         /// Reports that the call failed with `error`.
         ///
-        /// ``CircuitBreakerConfiguration/classifier`` decides whether it counts as a failure
-        /// or is ignored (by default a `CancellationError` is ignored).
+        /// ``CircuitBreakerConfiguration/classifier`` decides whether it counts as a failure, is
+        /// ignored (by default a `CancellationError` is), or proves the dependency answered (a success).
         ///
         /// ```swift
         /// permit.failed(error)
@@ -81,7 +81,13 @@ extension CircuitBreaker {
         /// - Parameters:
         ///   - error: What the call threw.
         public func failed(_ error: any Error) {
-            breaker.recordError(error, ticket: ticket)
+            breaker.recordError(error, as: breaker.configuration.classifier(error), ticket: ticket)
+        }
+
+        /// Reports that the call failed with `error`, which the caller has already classified (with the
+        /// breaker's ``CircuitBreakerConfiguration/classifier``, so it runs once per error).
+        package func failed(_ error: any Error, classifiedAs classification: CircuitBreakerClassification) {
+            breaker.recordError(error, as: classification, ticket: ticket)
         }
 
         /// Reports that the call's outcome says nothing about the dependency's health.
@@ -101,13 +107,20 @@ extension CircuitBreaker {
         withMachine { $0.record(.success(duration: duration), for: ticket, now: now) }
     }
 
-    func recordError(_ error: any Error, ticket: CircuitBreakerStateMachine.Ticket) {
-        switch configuration.classifier(error).base {
+    func recordError(
+        _ error: any Error,
+        as classification: CircuitBreakerClassification,
+        ticket: CircuitBreakerStateMachine.Ticket
+    ) {
+        switch classification.base {
         case .ignored:
             withMachine { $0.recordIgnored(for: ticket) }
         case .failure:
             let now = elapsed()
             withMachine { $0.record(.failure(.failure, error: error), for: ticket, now: now) }
+        case .success:
+            let now = elapsed()
+            withMachine { $0.record(.success(duration: nil), for: ticket, now: now) }
         }
     }
 }

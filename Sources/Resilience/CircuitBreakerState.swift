@@ -32,4 +32,22 @@ public enum CircuitBreakerState: Sendable, Hashable, CustomStringConvertible {
         case .halfOpen: "HALF_OPEN"
         }
     }
+
+    /// The stable lower-case name for JSON, health endpoints and metric labels: `closed`, `open` or `half_open`.
+    public var name: String {
+        switch self {
+        case .closed: "closed"
+        case .open: "open"
+        case .halfOpen: "half_open"
+        }
+    }
+
+    /// The value of a state gauge such as `cache_circuit_breaker_state`: 0 closed, 1 half-open, 2 open.
+    public var gaugeValue: Int {
+        switch self {
+        case .closed: 0
+        case .halfOpen: 1
+        case .open: 2
+        }
+    }
 }

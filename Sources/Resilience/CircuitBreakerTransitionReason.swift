@@ -23,6 +23,7 @@ public struct CircuitBreakerTransitionReason: Sendable, Hashable, CustomStringCo
         case forcedClosed
         case forcedStateExpired
         case reset
+        case recoveryVerified
     }
 
     @usableFromInline
@@ -61,6 +62,9 @@ public struct CircuitBreakerTransitionReason: Sendable, Hashable, CustomStringCo
     public static var forcedStateExpired: Self { Self(.forcedStateExpired) }
     /// Any → CLOSED by ``CircuitBreaker/reset()``.
     public static var reset: Self { Self(.reset) }
+    /// OPEN → HALF_OPEN before the open duration is up: the breaker's owner verified that the dependency
+    /// answers again (``CircuitBreaker/endOpenPeriod()``).
+    public static var recoveryVerified: Self { Self(.recoveryVerified) }
 
     /// Compares the reason only, not the ``detail`` text.
     public static func == (lhs: Self, rhs: Self) -> Bool {
@@ -87,6 +91,7 @@ public struct CircuitBreakerTransitionReason: Sendable, Hashable, CustomStringCo
             case .forcedClosed: "forced_closed"
             case .forcedStateExpired: "forced_state_expired"
             case .reset: "reset"
+            case .recoveryVerified: "recovery_verified"
             }
         if let detail { return "\(name): \(detail)" }
         return name

@@ -8,8 +8,8 @@ import Synchronization
 /// finds nobody delivering drains the queue, including what others enqueue meanwhile.
 /// A handler may therefore call back into the breaker (its transitions are queued and
 /// delivered after it returns) without deadlock or reordering.
-final class TransitionBroadcaster<Instant: InstantProtocol>: Sendable {
-    typealias Event = CircuitBreakerEvent<Instant>
+final class TransitionBroadcaster: Sendable {
+    typealias Event = CircuitBreakerEvent
 
     private struct State: Sendable {
         var queue: [Event] = []

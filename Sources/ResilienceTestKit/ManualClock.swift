@@ -15,43 +15,12 @@ import Synchronization
 /// #expect(breaker.state == .halfOpen)
 /// ```
 public final class ManualClock: Clock, Sendable {
-    /// A point in a ``ManualClock``'s time: an offset from the clock's zero.
-    ///
-    /// ```swift
-    /// let deadline = clock.now.advanced(by: .seconds(5))
-    /// ```
-    public struct Instant: InstantProtocol, CustomStringConvertible {
-        /// The time since the clock's zero.
-        public var offset: Duration
+    /// A point in a ``ManualClock``'s time: an instant of the continuous clock, so that code whose public face
+    /// speaks in `ContinuousClock.Instant` (the breaker, the cache) can run on a manual clock in tests.
+    public typealias Instant = ContinuousClock.Instant
 
-        /// Creates the instant `offset` after the clock's zero.
-        ///
-        /// ```swift
-        /// let start = ManualClock.Instant(offset: .seconds(10))
-        /// ```
-        ///
-        /// - Parameters:
-        ///   - offset: The time since the clock's zero.
-        public init(offset: Duration) {
-            self.offset = offset
-        }
-
-        public func advanced(by duration: Duration) -> Self {
-            Self(offset: offset + duration)
-        }
-
-        public func duration(to other: Self) -> Duration {
-            other.offset - offset
-        }
-
-        public static func < (lhs: Self, rhs: Self) -> Bool {
-            lhs.offset < rhs.offset
-        }
-
-        public var description: String {
-            "ManualClock.Instant(\(offset))"
-        }
-    }
+    /// The instant every manual clock counts its offsets from: fixed once per process.
+    public static let origin = ContinuousClock.now
 
     private enum Sleeper {
         /// Registered, continuation not yet installed.
@@ -109,10 +78,22 @@ public final class ManualClock: Clock, Sendable {
     /// ```
     ///
     /// - Parameters:
-    ///   - now: The initial time; the zero instant by default.
-    public init(now: Instant = Instant(offset: .zero)) {
+    ///   - now: The initial time; ``origin`` by default.
+    public init(now: Instant = ManualClock.origin) {
         self.state = Mutex(State(now: now))
     }
+
+    /// Creates a clock that reads `offset` after ``origin``.
+    ///
+    /// ```swift
+    /// let clock = ManualClock(offset: .seconds(1000))
+    /// ```
+    public convenience init(offset: Duration) {
+        self.init(now: ManualClock.origin.advanced(by: offset))
+    }
+
+    /// The time since ``origin``.
+    public var offset: Duration { ManualClock.origin.duration(to: now) }
 
     /// The current time; it moves only on ``advance(by:)`` and ``advance(to:)``.
     public var now: Instant {

@@ -68,7 +68,7 @@ struct ChaosSoakTests {
             configuration.journalCapacity = 50_000
             let cache = ResilientCache(backend: RedisCacheBackend(client: client), configuration: configuration, logger: quiet)
             let running = Task { await cache.run() }
-            let transitions = TransitionLog(cache.breaker.makeEventStream())
+            let transitions = TransitionLog(cache.circuit.makeEventStream())
 
             let model = ChaosModel()
             let phases = (0..<64).map { _ in PhaseStats() }
@@ -99,10 +99,10 @@ struct ChaosSoakTests {
                     control.phase.store(2 * index + 2, ordering: .relaxed)
                     // Recovery: wait for CLOSED (bounded), then let traffic run healthy for a while.
                     let recoveryDeadline = cleared + Self.openDuration + .seconds(3)
-                    while cache.breaker.state != .closed && clock.now < recoveryDeadline {
+                    while cache.circuit.state != .closed && clock.now < recoveryDeadline {
                         try await Task.sleep(for: .milliseconds(10))
                     }
-                    let closedAt = cache.breaker.state == .closed ? clock.now : nil
+                    let closedAt = cache.circuit.state == .closed ? clock.now : nil
                     try await Task.sleep(for: .seconds(1.5))
                     rssSamples.append(residentMegabytes())
                     rows.append(
@@ -160,7 +160,7 @@ struct ChaosSoakTests {
     /// One caller: a random mix of operations until told to stop, each checked and timed.
     static func caller(
         _ id: Int,
-        cache: ResilientCache<ContinuousClock>,
+        cache: ResilientCache,
         model: ChaosModel,
         phases: [PhaseStats],
         control: SoakControl
@@ -297,7 +297,7 @@ final class TransitionLog: Sendable {
     private let opens = Mutex<[ContinuousClock.Instant]>([])
     private let collector = Mutex<Task<Void, Never>?>(nil)
 
-    init(_ events: AsyncStream<CircuitBreaker<ContinuousClock>.Event>) {
+    init(_ events: AsyncStream<CircuitBreaker.Event>) {
         let task = Task { [weak self] in
             for await event in events where event.to == .open {
                 self?.opens.withLock { $0.append(event.instant) }

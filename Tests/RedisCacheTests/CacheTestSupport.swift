@@ -26,7 +26,7 @@ func withCache<T>(
     _ server: RedisServer,
     commandTimeout: Duration = .milliseconds(200),
     configure: (inout ResilientCacheConfiguration) -> Void = { _ in },
-    _ body: (ResilientCache<ContinuousClock>, FailingCacheBackend, RedisClient) async throws -> T
+    _ body: (ResilientCache, FailingCacheBackend, RedisClient) async throws -> T
 ) async throws -> T {
     var clientConfiguration = RedisClientConfiguration(endpoint: .tcp(host: "127.0.0.1", port: server.port))
     if let password = server.options.password { clientConfiguration.authentication = .init(password: password) }

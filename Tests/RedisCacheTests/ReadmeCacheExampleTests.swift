@@ -1,13 +1,13 @@
-import HiredisClient
 import Logging
 import RedisCache
 import RedisTestSupport
 import Resilience
+import ServiceLifecycle
 import Testing
 
-/// The README's cache and breaker examples, verbatim but for the URL, so the README cannot drift from the API.
+/// The README's examples, verbatim but for the URL, so the README cannot drift from the API.
 struct ReadmeCacheExampleTests {
-    @Test func theReadmeCacheExampleRuns() async throws {
+    @Test func theReadmeServiceExampleRunsAndClosesEverythingWhenTheGroupStops() async throws {
         try await RedisServer.withServer { server in
             let url = "redis://127.0.0.1:\(server.port)"
             let rendered = ConcurrentCounter()
@@ -15,17 +15,18 @@ struct ReadmeCacheExampleTests {
                 rendered.increment()
                 return Array("<h1>product \(id)</h1>".utf8)
             }
-            var printed: [CacheHealth] = []
-            func print(_ health: CacheHealth) { printed.append(health) }
+            let logger = Logger(label: "catalog", factory: { _ in SwiftLogNoOpLogHandler() })
 
             // --- README example begins (URL from the test server) ---
-            let client = RedisClient(configuration: try RedisClientConfiguration(url: url))
             var configuration = ResilientCacheConfiguration(namespace: "catalog:")
             configuration.defaultTTL = .seconds(300)
-            configuration.breaker.openDuration = .seconds(10)
-            let cache = ResilientCache(backend: RedisCacheBackend(client: client), configuration: configuration)
-            let probing = Task { await cache.run() }  // or add `cache` to a swift-service-lifecycle ServiceGroup
+            let cache = try ResilientCache(url: url, configuration: configuration, logger: logger)
+            let group = ServiceGroup(services: [cache], logger: logger)  // with your HTTP server beside it
+            // --- README example ends ---
 
+            let running = Task { try await group.run() }
+
+            // --- README handler example begins ---
             // Cache-aside: runs the query once per miss (concurrent misses of one key share one computation),
             // also while Redis is down, and never waits on a Redis that is known to be down.
             let page = try await cache.fetch("product:42", ttl: .seconds(60)) { try await renderProduct(42) }
@@ -33,16 +34,20 @@ struct ReadmeCacheExampleTests {
             try await cache.set("product:42", page)  // true even when Redis is unreachable (journaled)
             try await cache.delete("product:42")  // 0 when Redis is unreachable (journaled)
             try await cache.invalidate(pattern: "product:*")  // SCAN + UNLINK inside the namespace, never KEYS
-            print(cache.health())  // Codable: serve it from your health endpoint
-            // --- README example ends ---
+            let health = cache.health()  // Codable: serve it from your health endpoint
+            // --- README handler example ends ---
 
             #expect(page == Array("<h1>product 42</h1>".utf8))
             #expect(rendered.value == 1)
-            #expect(printed.first?.status == "ok")
+            #expect(health.status == "ok")
             #expect(try server.cli("EXISTS", "catalog:product:42") == "0")
-            cache.shutdown()
-            probing.cancel()
-            await client.close()
+
+            await group.triggerGracefulShutdown()
+            try await running.value
+
+            // run() returned: the client the cache created is closed.
+            try await cache.set("after", Array("x".utf8))
+            #expect(try server.cli("EXISTS", "catalog:after") == "0", "a closed client reaches nothing")
         }
     }
 

@@ -46,7 +46,7 @@ struct ResilientCacheHealthyTests {
                 #expect(try server.cli("GET", "outside:user:1") == "not ours")
 
                 let profile = Profile(name: "Ada", visits: 3)
-                try await cache.set("profile", profile)
+                try await cache.set("profile", encoding: profile)
                 #expect(try await cache.get("profile", as: Profile.self) == profile)
                 #expect(try server.cli("GET", "test:profile") == #"{"name":"Ada","visits":3}"#)
 
@@ -114,8 +114,8 @@ struct ResilientCacheHealthyTests {
                         try await cache.fetch("broken") { throw OriginDown() }
                     }
                 }
-                #expect(cache.breaker.state == .closed)
-                #expect(cache.breaker.metrics.consecutiveFailures == 0)
+                #expect(cache.circuit.state == .closed)
+                #expect(cache.circuit.metrics.consecutiveFailures == 0)
             }
         }
     }
@@ -126,10 +126,10 @@ struct ResilientCacheHealthyTests {
                 _ = try server.cli("HSET", "test:hash", "field", "value")
                 for _ in 0..<20 {
                     let error = await #expect(throws: CacheError.self) { _ = try await cache.get("hash") }
-                    #expect(error?.code == .rejected)
+                    #expect(error?.code == .refused)
                     #expect(error?.message.contains("WRONGTYPE") == true)
                 }
-                #expect(cache.breaker.state == .closed)
+                #expect(cache.circuit.state == .closed)
                 #expect(cache.metrics.degradedTotal == 0)
             }
         }
@@ -145,7 +145,7 @@ struct ResilientCacheHealthyTests {
                     }
                 }
                 #expect(counting.calls == before)
-                #expect(cache.breaker.state == .closed)
+                #expect(cache.circuit.state == .closed)
             }
         }
     }

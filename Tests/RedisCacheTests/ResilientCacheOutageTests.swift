@@ -32,7 +32,7 @@ struct ResilientCacheOutageTests {
                     try await group.waitForAll()
                 }
                 #expect(slowest.value < .milliseconds(300), "deadline 200 ms + 100 ms margin")
-                #expect(cache.breaker.state == .open)
+                #expect(cache.circuit.state == .open)
                 #expect(cache.health().degraded)
 
                 // While open, no call reaches the backend.
@@ -41,7 +41,7 @@ struct ResilientCacheOutageTests {
                     _ = try await cache.get("k\(index)")
                     _ = try await cache.set("k\(index)", bytes("x"))
                 }
-                if cache.breaker.state == .open {
+                if cache.circuit.state == .open {
                     #expect(counting.calls == callsWhenOpen)
                 }
                 #expect(cache.metrics.degraded["get", default: 0] > 0)
@@ -56,13 +56,13 @@ struct ResilientCacheOutageTests {
                 try await cache.set("before", bytes("1"))
                 await server.kill()
                 for _ in 0..<10 { _ = try await cache.get("before") }
-                #expect(cache.breaker.state == .open)
+                #expect(cache.circuit.state == .open)
 
                 try await server.restart()
                 // No user traffic: the active probe must notice Redis is back.
                 let clock = ContinuousClock()
                 let restarted = clock.now
-                try await eventually(timeout: .seconds(5)) { cache.breaker.state == .closed }
+                try await eventually(timeout: .seconds(5)) { cache.circuit.state == .closed }
                 #expect(clock.now - restarted < .seconds(2), "open 300 ms + probes, well within 2 s")
 
                 try await cache.set("after", bytes("2"))
@@ -80,10 +80,10 @@ struct ResilientCacheOutageTests {
                 #expect(computed == bytes("from origin"))
                 #expect(try await cache.get("x") == nil)
                 for _ in 0..<10 { _ = try await cache.get("x") }
-                #expect(cache.breaker.state == .open)
+                #expect(cache.circuit.state == .open)
 
                 try await server.restart()
-                try await eventually { cache.breaker.state == .closed }
+                try await eventually { cache.circuit.state == .closed }
                 try await cache.set("x", bytes("cached"))
                 #expect(try await cache.get("x") == bytes("cached"))
             }
@@ -119,14 +119,14 @@ struct ResilientCacheOutageTests {
                         if try await cache.get("j\(index)") == bytes("old") { stale += 1 }
                         reads += 2
                     }
-                    if cache.breaker.state == .closed && cache.metrics.journalSize == 0 && !cache.metrics.journalOverflowed {
+                    if cache.circuit.state == .closed && cache.metrics.journalSize == 0 && !cache.metrics.journalOverflowed {
                         break
                     }
                     try await Task.sleep(for: .milliseconds(10))
                 }
                 #expect(stale == 0, "\(stale) stale reads out of \(reads)")
                 #expect(cache.metrics.journalSize == 0)
-                #expect(cache.breaker.state == .closed)
+                #expect(cache.circuit.state == .closed)
                 // After recovery, Redis itself holds no stale value for the journaled keys.
                 for index in 0..<keys {
                     #expect(try server.cli("GET", "test:k\(index)") == "")
@@ -147,7 +147,7 @@ struct ResilientCacheOutageTests {
                 #expect(cache.metrics.journalOverflows == 1)
                 // Every read in the namespace is a miss until the flush: even keys never journaled.
                 server.resume()
-                try await eventually { cache.breaker.state == .closed && !cache.metrics.journalOverflowed }
+                try await eventually { cache.circuit.state == .closed && !cache.metrics.journalOverflowed }
                 #expect(try server.cli("DBSIZE") == "1")
                 #expect(try server.cli("GET", "elsewhere") == "kept")
                 #expect(try await cache.get("k0") == nil)
@@ -165,11 +165,11 @@ struct ResilientCacheOutageTests {
                 for index in 0..<100 {
                     #expect(try await cache.set("fill\(index)", value))
                 }
-                #expect(cache.breaker.state == .open)
-                let failures = cache.breaker.metrics.recentFailures
+                #expect(cache.circuit.state == .open)
+                let failures = cache.circuit.metrics.recentFailures
                 #expect(failures.contains { $0.message.contains("OOM") })
                 // Reads were never refused: the journal fences only the writes that failed.
-                #expect(try await cache.get("fill0") != nil || cache.breaker.state != .closed)
+                #expect(try await cache.get("fill0") != nil || cache.circuit.state != .closed)
             }
         }
     }

@@ -92,7 +92,7 @@ struct ResilientCacheScenarioTests {
             // Recovery: the run loop probes, replays the journal, closes; the gauges follow.
             let running = Task { await cache.run() }
             try await server.restart()
-            try await eventually { cache.breaker.state == .closed && cache.metrics.journalSize == 0 }
+            try await eventually { cache.circuit.state == .closed && cache.metrics.journalSize == 0 }
             #expect(try metrics.expectGauge("cache_circuit_breaker_state").lastValue == 0)
             #expect(try metrics.expectCounter("cache_circuit_state_changes_total").totalValue == 3)  // open, half-open, closed
             #expect(cache.health().status == "ok")

@@ -9,7 +9,7 @@ struct ResilientCacheDegradationTests {
     func makeCache(
         _ backend: FailingCacheBackend,
         configure: (inout ResilientCacheConfiguration) -> Void = { _ in }
-    ) -> ResilientCache<ContinuousClock> {
+    ) -> ResilientCache {
         var configuration = ResilientCacheConfiguration(
             namespace: "t:",
             breaker: CircuitBreakerConfiguration(failureThreshold: 5, openDuration: .seconds(60), failureRateThreshold: nil)
@@ -34,7 +34,7 @@ struct ResilientCacheDegradationTests {
         #expect(try await cache.invalidate(pattern: "*") == 0)
         #expect(try await cache.fetch("f") { Array("computed".utf8) } == Array("computed".utf8))
         #expect(try await cache.get(many: ["a", "b"]) == [nil, nil])
-        #expect(cache.breaker.state == .open)
+        #expect(cache.circuit.state == .open)
         let calls = backend.calls
         for _ in 0..<100 { _ = try await cache.get("k") }
         #expect(backend.calls == calls, "an open circuit sends nothing to the backend")
@@ -50,7 +50,7 @@ struct ResilientCacheDegradationTests {
         backend.faults = .none
         // The backend still holds v1, but the read is fenced.
         #expect(try await inner.get("t:k") == Array("v1".utf8))
-        if cache.breaker.state == .closed {
+        if cache.circuit.state == .closed {
             guard case .miss = try await cache.lookup("k") else {
                 Issue.record("a journaled key must read as a miss")
                 return
@@ -63,7 +63,7 @@ struct ResilientCacheDegradationTests {
         let backend = FailingCacheBackend(faults: .down)
         let cache = makeCache(backend)
         for _ in 0..<5 { _ = try await cache.get("warm-up") }
-        #expect(cache.breaker.state == .open)
+        #expect(cache.circuit.state == .open)
         let computed = ConcurrentCounter()
         let gate = AsyncStream<Void>.makeStream()
         try await withThrowingTaskGroup(of: [UInt8].self) { group in
@@ -107,6 +107,6 @@ struct ResilientCacheDegradationTests {
         #expect(hits > 0)
         // Every injected failure on a caller's operation degraded it; the rest hit background journal replays.
         #expect(cache.metrics.degradedTotal > 0 && cache.metrics.degradedTotal <= backend.failures)
-        #expect(cache.breaker.state == .closed, "30% < the breaker's thresholds here")
+        #expect(cache.circuit.state == .closed, "30% < the breaker's thresholds here")
     }
 }

@@ -32,7 +32,7 @@ struct EventTests {
     @Test func eventsReachTheHandlerAndEveryStreamInOrder() async {
         let harness = Harness()
         let first = harness.breaker.makeEventStream()
-        let second = harness.breaker.events
+        let second = harness.breaker.makeEventStream()
         script(harness)
         harness.breaker.shutdown()  // finishes the streams
 

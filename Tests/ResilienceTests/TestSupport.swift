@@ -12,8 +12,8 @@ struct BackendDown: Error, Equatable, CustomStringConvertible {
     var description: String { "backend down #\(id)" }
 }
 
-typealias ManualBreaker = CircuitBreaker<ManualClock>
-typealias ManualEvent = CircuitBreakerEvent<ManualClock.Instant>
+typealias ManualBreaker = CircuitBreaker
+typealias ManualEvent = CircuitBreakerEvent
 
 /// A breaker on a manual clock, with its log and transitions captured.
 struct Harness: Sendable {
@@ -25,7 +25,7 @@ struct Harness: Sendable {
     init(
         _ configuration: CircuitBreakerConfiguration = CircuitBreakerConfiguration(),
         seed: UInt64 = 1,
-        clock: ManualClock = ManualClock(now: .init(offset: .seconds(1000)))
+        clock: ManualClock = ManualClock(offset: .seconds(1000))
     ) {
         let log = InMemoryLogHandler()
         let recorder = EventRecorder()

@@ -15,12 +15,12 @@ import Resilience
 private let quiet = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
 
 /// A breaker that stays CLOSED: the hot path of every call.
-private func closedBreaker() -> CircuitBreaker<ContinuousClock> {
+private func closedBreaker() -> CircuitBreaker {
     CircuitBreaker(name: "bench-closed", logger: quiet)
 }
 
 /// Trips `breaker` with consecutive failures; it then stays OPEN for an hour.
-private func trip(_ breaker: CircuitBreaker<ContinuousClock>) {
+private func trip(_ breaker: CircuitBreaker) {
     struct Down: Error {}
     while breaker.state == .closed {
         if let permit = try? breaker.acquire() { permit.failed(Down()) }
@@ -68,7 +68,7 @@ private func onTwoThreads(_ work: @escaping @Sendable () -> Void) {
 }
 
 @inline(__always)
-private func guardedCall(_ breaker: CircuitBreaker<ContinuousClock>) {
+private func guardedCall(_ breaker: CircuitBreaker) {
     do throws(CircuitBreakerError) {
         let permit = try breaker.acquire()
         permit.succeeded()
@@ -78,7 +78,7 @@ private func guardedCall(_ breaker: CircuitBreaker<ContinuousClock>) {
 }
 
 @inline(__always)
-private func rejectedCall(_ breaker: CircuitBreaker<ContinuousClock>) -> Bool {
+private func rejectedCall(_ breaker: CircuitBreaker) -> Bool {
     do throws(CircuitBreakerError) {
         let permit = try breaker.acquire()
         permit.succeeded()

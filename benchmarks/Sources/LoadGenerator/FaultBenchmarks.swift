@@ -84,7 +84,7 @@ struct FaultTimeline: AsyncParsableCommand {
         if fault == "hang" { server.hang() } else { await server.stop() }
         var opened: Duration?
         while clock.now - injected < .milliseconds(faultMs) {
-            if opened == nil, cache.breaker.state == .open { opened = clock.now - injected }
+            if opened == nil, cache.circuit.state == .open { opened = clock.now - injected }
             try await Task.sleep(for: .milliseconds(1))
         }
         control.inFault.store(false, ordering: .relaxed)
@@ -93,7 +93,7 @@ struct FaultTimeline: AsyncParsableCommand {
         var closed: Duration?
         if useCache {
             while clock.now - cleared < .seconds(10) {
-                if cache.breaker.state == .closed {
+                if cache.circuit.state == .closed {
                     closed = clock.now - cleared
                     break
                 }
@@ -155,7 +155,7 @@ struct FailureSweep: AsyncParsableCommand {
         let clock = ContinuousClock()
         let time = StateTimer(clock: clock)
         let events = Task {
-            for await event in cache.breaker.makeEventStream() { time.enter(event.to) }
+            for await event in cache.circuit.makeEventStream() { time.enter(event.to) }
         }
         let probing = Task { await cache.run() }
         let control = RunControl()
@@ -178,8 +178,8 @@ struct FailureSweep: AsyncParsableCommand {
             control.stop.store(true, ordering: .relaxed)
         }
         let elapsed = clock.now - start
-        time.enter(cache.breaker.state)
-        let metrics = cache.breaker.metrics
+        time.enter(cache.circuit.state)
+        let metrics = cache.circuit.metrics
         cache.shutdown()
         probing.cancel()
         events.cancel()

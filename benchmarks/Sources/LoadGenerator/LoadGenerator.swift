@@ -128,7 +128,7 @@ struct Outage: AsyncParsableCommand {
                 logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
             )
             // Open the breaker the honest way: calls that time out on the hung server.
-            while cache.breaker.state != .open { _ = try await cache.get("key:000000000001") }
+            while cache.circuit.state != .open { _ = try await cache.get("key:000000000001") }
             call = { _ in
                 guard try await cache.get("key:000000000001") == nil else { fatalError("a hung server answered") }
             }
