@@ -9,7 +9,17 @@ import Resilience
 /// ```
 public struct ResilientCacheConfiguration: Sendable {
     /// Prefix of every key the cache reads or writes, e.g. `"catalog:"`. Patterns match inside it only.
-    public var namespace: String
+    ///
+    /// The namespace is a whole key segment: one that does not end with `:` gets it appended (`"catalog"` becomes
+    /// `"catalog:"`), so that `invalidate(pattern: "*")` in namespace `catalog` can never reach `catalogue:…`
+    /// keys. The empty namespace (the whole keyspace) stays empty.
+    public var namespace: String {
+        didSet { namespace = Self.segment(namespace) }
+    }
+
+    static func segment(_ namespace: String) -> String {
+        namespace.isEmpty || namespace.hasSuffix(":") ? namespace : namespace + ":"
+    }
     /// TTL of values stored without one. Default 300 s; `nil` stores them without expiry.
     public var defaultTTL: Duration? {
         didSet { precondition(defaultTTL.map { $0 > .zero } ?? true, "defaultTTL must be positive") }
@@ -39,7 +49,7 @@ public struct ResilientCacheConfiguration: Sendable {
         didSet { precondition(replayBatchSize >= 1, "replayBatchSize must be at least 1") }
     }
     /// While the circuit is open, how often the cache probes the backend (a `PING`) to find out it answers
-    /// again; the interval doubles after each failed probe, up to ``maximumProbeInterval``. Default 250 ms.
+    /// again; the interval doubles after each failed probe, up to ``maximumProbeInterval``. Default 100 ms.
     ///
     /// The first probe that answers replays the journal and lets calls through (HALF_OPEN) at once, whatever
     /// the breaker's open duration, so after an outage of any length calls reach Redis again within about
@@ -47,12 +57,13 @@ public struct ResilientCacheConfiguration: Sendable {
     public var probeInterval: Duration {
         didSet { precondition(probeInterval > .zero, "probeInterval must be positive") }
     }
-    /// The longest pause between two probes while the circuit is open. Default 500 ms.
+    /// The longest pause between two probes while the circuit is open. Default 250 ms: a dead Redis costs a
+    /// handful of `PING`s a second per instance, and another instance's stale window stays well under a second.
     public var maximumProbeInterval: Duration {
         didSet { precondition(maximumProbeInterval >= probeInterval, "maximumProbeInterval must be >= probeInterval") }
     }
-    /// How long one probe may take before it counts as failed (the backend's own command timeout usually ends
-    /// it first). Default 1 s.
+    /// How long one probe (a `PING`) may take before it counts as failed, independently of the backend's command
+    /// timeout: a probe sent into a connection that drops it must not hold recovery up. Default 250 ms.
     public var probeTimeout: Duration {
         didSet { precondition(probeTimeout > .zero, "probeTimeout must be positive") }
     }
@@ -70,7 +81,7 @@ public struct ResilientCacheConfiguration: Sendable {
     public var breaker: CircuitBreakerConfiguration
 
     public init(namespace: String = "cache:", breaker: CircuitBreakerConfiguration = CircuitBreakerConfiguration()) {
-        self.namespace = namespace
+        self.namespace = Self.segment(namespace)
         self.defaultTTL = .seconds(300)
         self.ttlJitter = 0.1
         self.degradeOnFailure = true
@@ -78,9 +89,9 @@ public struct ResilientCacheConfiguration: Sendable {
         self.journalCapacity = 10_000
         self.journalOverflowPolicy = .flushNamespace
         self.replayBatchSize = 100
-        self.probeInterval = .milliseconds(250)
-        self.maximumProbeInterval = .milliseconds(500)
-        self.probeTimeout = .seconds(1)
+        self.probeInterval = .milliseconds(100)
+        self.maximumProbeInterval = .milliseconds(250)
+        self.probeTimeout = .milliseconds(250)
         self.shutdownReplayTimeout = .seconds(2)
         self.breaker = breaker
     }
