@@ -122,6 +122,14 @@ struct InvalidationJournal<Instant: InstantProtocol>: Sendable where Instant.Dur
         }
     }
 
+    /// Fences the whole namespace until it is flushed, as an overflow under ``JournalOverflowPolicy/flushNamespace``
+    /// does (a previous run's durable journal asked for a flush).
+    mutating func forceOverflow(at instant: Instant) {
+        overflowedAt = instant
+        keys.removeAll()
+        patterns.removeAll()
+    }
+
     private mutating func makeRoom(at instant: Instant) -> Bool {
         guard count >= capacity else { return false }
         overflows += 1

@@ -27,14 +27,51 @@ final class JournalKeeper: Sendable {
     private let longestTTL: Atomic<Int64>
     private let clock: TimeSource
     private let logger: Logger
+    /// The copy on disk, when ``ResilientCacheConfiguration/durableJournalDirectory`` is set.
+    private let durable: DurableJournal?
+    private let durableWrites = WakeSignal()
 
     init(configuration: ResilientCacheConfiguration, clock: TimeSource, logger: Logger) {
-        self.journal = Mutex(
-            InvalidationJournal(capacity: configuration.journalCapacity, policy: configuration.journalOverflowPolicy)
+        var journal = InvalidationJournal<Instant>(
+            capacity: configuration.journalCapacity,
+            policy: configuration.journalOverflowPolicy
         )
         self.clock = clock
         self.logger = logger
         self.longestTTL = Atomic(configuration.defaultTTL.map(\.nanoseconds) ?? .max)
+        var durable: DurableJournal?
+        if let directory = configuration.durableJournalDirectory {
+            do {
+                let (file, contents) = try DurableJournal.open(directory: directory, namespace: configuration.namespace)
+                durable = file
+                // What a previous process journaled and did not replay: fenced from the first read on, and
+                // replayed by the recovery loop as soon as the backend answers.
+                let now = clock.now
+                if contents.flushNamespace {
+                    journal.forceOverflow(at: now)
+                } else {
+                    for key in contents.keys { _ = journal.record(key: key, at: now) }
+                    for pattern in contents.patterns { _ = journal.record(pattern: pattern, at: now) }
+                }
+                if !contents.isEmpty {
+                    logger.warning(
+                        "durable journal holds invalidations from a previous run; they are fenced until replayed",
+                        metadata: [
+                            "path": "\(file.path)", "keys": "\(contents.keys.count)",
+                            "patterns": "\(contents.patterns.count)", "namespace_flush": "\(contents.flushNamespace)",
+                        ]
+                    )
+                }
+            } catch {
+                logger.error(
+                    "durable journal unavailable: invalidations are kept in memory only",
+                    metadata: ["error": "\(error)"]
+                )
+            }
+        }
+        self.durable = durable
+        self.journal = Mutex(journal)
+        size.store(journal.count + (journal.isOverflowed ? 1 : 0), ordering: .releasing)
     }
 
     var status: Status {
@@ -58,21 +95,58 @@ final class JournalKeeper: Sendable {
     }
 
     func record(key: String) {
-        record { $0.record(key: key, at: $1) }
+        record({ $0.record(key: key, at: $1) }, durably: { $0.append(key: key) })
     }
 
     func record(pattern: String) {
-        record { $0.record(pattern: pattern, at: $1) }
+        record({ $0.record(pattern: pattern, at: $1) }, durably: { $0.append(pattern: pattern) })
     }
 
-    private func record(_ entry: (inout InvalidationJournal<Instant>, Instant) -> Bool) {
+    private func record(
+        _ entry: (inout InvalidationJournal<Instant>, Instant) -> Bool,
+        durably append: (DurableJournal) -> Void
+    ) {
         let now = clock.now
         let overflowed = journal.withLock { journal in
             let overflowed = entry(&journal, now)
+            if let durable {
+                if journal.isOverflowed { durable.appendFlushNamespace() } else { append(durable) }
+            }
             publishSize(journal)
             return overflowed
         }
+        if durable != nil { durableWrites.signal() }
         if overflowed { logOverflow() }
+    }
+
+    // MARK: - The copy on disk
+
+    /// Whether invalidations are also kept on disk.
+    var isDurable: Bool { durable != nil }
+
+    /// Writes and syncs the durable journal in batches until the task is cancelled, then once more.
+    func runDurableWriter() async {
+        while !Task.isCancelled {
+            await durableWrites.wait(until: nil, time: clock)
+            flushDurable()
+        }
+        flushDurable()
+    }
+
+    /// Writes and syncs what is pending now (at shutdown, after the last replay), logging a failure.
+    func flushDurable() {
+        guard let durable, durable.hasPending else { return }
+        do {
+            try durable.flush()
+        } catch {
+            logger.error("durable journal write failed", metadata: ["error": "\(error)", "path": "\(durable.path)"])
+        }
+    }
+
+    /// Flushes and closes the durable journal, releasing its lock for the next process.
+    func closeDurable() {
+        flushDurable()
+        durable?.close()
     }
 
     func clear(key: String, recordedBefore instant: Instant) {
@@ -133,6 +207,10 @@ final class JournalKeeper: Sendable {
     }
 
     private func publishSize(_ journal: InvalidationJournal<Instant>) {
+        if journal.isEmpty, let durable {
+            durable.markEmpty()
+            durableWrites.signal()
+        }
         size.store(journal.count + (journal.isOverflowed ? 1 : 0), ordering: .releasing)
     }
 

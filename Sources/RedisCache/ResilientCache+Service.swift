@@ -10,8 +10,12 @@ extension ResilientCache: Service {
     ///
     /// On the way out it replays what is still journaled straight to the backend (an open circuit does not stop
     /// it), for at most ``ResilientCacheConfiguration/shutdownReplayTimeout``, and logs and counts whatever could
-    /// not be replayed. Then it closes the Redis client the cache created, if it created one. Nothing the cache
+    /// not be replayed (with ``ResilientCacheConfiguration/durableJournalDirectory`` set, it stays on disk for the
+    /// next start). Then it closes the Redis client the cache created, if it created one. Nothing the cache
     /// started is still running when `run()` returns.
+    ///
+    /// Stop it with a graceful shutdown or ``shutdown()``: cancelling the task that runs it also cancels the last
+    /// replay's calls to Redis.
     ///
     /// ```swift
     /// let group = ServiceGroup(services: [cache, httpServer], logger: logger)
@@ -22,6 +26,7 @@ extension ResilientCache: Service {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await self.recovery.breaker.run() }
                 group.addTask { await self.recovery.run() }
+                if self.journal.isDurable { group.addTask { await self.journal.runDurableWriter() } }
                 await group.next()
                 group.cancelAll()
             }
@@ -29,6 +34,7 @@ extension ResilientCache: Service {
             self.shutdown()
         }
         await recovery.finalReplay()
+        journal.closeDurable()
         recovery.breaker.shutdown()
         await ownedClient?.close()
     }

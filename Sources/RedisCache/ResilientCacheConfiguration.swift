@@ -72,6 +72,15 @@ public struct ResilientCacheConfiguration: Sendable {
     public var shutdownReplayTimeout: Duration {
         didSet { precondition(shutdownReplayTimeout >= .zero, "shutdownReplayTimeout must not be negative") }
     }
+    /// A directory for the durable journal, or `nil` (the default) to keep the journal in memory only.
+    ///
+    /// With a directory, every journaled invalidation is also appended to a file there (synced to disk in
+    /// batches), and a cache that starts finds what a previous process over the same namespace journaled and did
+    /// not replay — because it was killed, crashed, or stopped while Redis was still unreachable — fences it and
+    /// replays it as soon as Redis answers. Without it, such invalidations are lost with the process, and other
+    /// readers can read the old values until they expire. Give each process its own directory (the file is
+    /// locked while a cache uses it).
+    public var durableJournalDirectory: String?
     /// The circuit breaker's settings.
     ///
     /// The breaker's ``CircuitBreakerConfiguration/classifier`` decides how every backend error counts; its

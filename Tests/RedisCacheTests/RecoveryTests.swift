@@ -1,3 +1,4 @@
+import Foundation
 import HiredisClient
 import InMemoryLogging
 import Logging
@@ -138,5 +139,68 @@ struct RecoveryTests {
             let measured = try #require(hitAfter, "no hit within 5 s of Redis answering again")
             #expect(measured < .seconds(1), "from Redis answering again to a hit: \(measured)")
         }
+    }
+
+    @Test func theDurableJournalIsOnDiskDuringTheOutageAndTheNextStartFencesAndReplaysIt() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        func journalLines() -> [String] {
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+            return files.flatMap { file in
+                ((try? String(contentsOfFile: directory + "/" + file, encoding: .utf8)) ?? "")
+                    .split(separator: "\n").map(String.init)
+            }
+        }
+        try await RedisServer.withServer { server in
+            let proxy = try FaultProxy.start(upstreamPort: server.port)
+            defer { proxy.stop() }
+            let (first, firstClient) = proxiedCache(proxy) {
+                $0.durableJournalDirectory = directory
+                $0.shutdownReplayTimeout = .milliseconds(200)
+            }
+            let running = Task { await first.run() }
+            for index in 0..<30 { try await first.set("k\(index)", bytes("old")) }
+            try await proxy.setMode(.blackhole)
+            for index in 0..<30 { try await first.set("k\(index)", bytes("new")) }
+
+            // On disk while the outage lasts: what a kill would leave behind.
+            try await eventually(timeout: .seconds(2)) { journalLines().filter { $0.hasPrefix("K ") }.count == 30 }
+
+            // The process stops while Redis is still unreachable: nothing was replayed.
+            first.shutdown()
+            await running.value
+            await firstClient.close()
+            #expect(try server.cli("GET", "rec:k0") == "old")
+
+            // The next start, straight to Redis: the keys are fenced before anything ran, then replayed.
+            let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+            var configuration = ResilientCacheConfiguration(namespace: "rec:")
+            configuration.durableJournalDirectory = directory
+            let second = try ResilientCache(url: "redis://127.0.0.1:\(server.port)", configuration: configuration, logger: quiet)
+            #expect(second.metrics.journalSize == 30)
+            #expect(try await second.get("k0") == nil, "fenced: Redis still holds the old value")
+            let secondRunning = Task { await second.run() }
+            try await eventually(timeout: .seconds(3)) { second.metrics.journalSize == 0 }
+            for index in 0..<30 { #expect(try server.cli("GET", "rec:k\(index)") != "old") }
+            try await eventually(timeout: .seconds(2)) { journalLines().isEmpty }
+            second.shutdown()
+            await secondRunning.value
+        }
+    }
+
+    @Test func aSecondCacheOnTheSameDurableJournalIsRefusedLoudlyAndKeepsItsJournalInMemory() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let log = InMemoryLogHandler()
+        var configuration = ResilientCacheConfiguration(namespace: "same:")
+        configuration.durableJournalDirectory = directory
+        let owner = ResilientCache(backend: InMemoryCacheBackend(), configuration: configuration, logger: Logger(label: "test") { _ in log })
+        let intruder = ResilientCache(backend: InMemoryCacheBackend(), configuration: configuration, logger: Logger(label: "test") { _ in log })
+        let errors = log.entries.filter { $0.level == .error && $0.message.description.contains("durable journal unavailable") }
+        #expect(errors.count == 1)
+        #expect(errors.first?.metadata["error"]?.description.contains("in use by another cache") == true)
+        _ = (owner, intruder)
     }
 }
