@@ -1,11 +1,10 @@
 /// The settings of a ``CircuitBreaker``.
 ///
-/// Defaults follow the guide the project started from: open after 5 consecutive
-/// failures, stay open 60 s, close after 3 consecutive half-open successes, admit
-/// half of the calls while HALF_OPEN. The rest goes beyond the guide, as the best
-/// breakers do: a failure rate over a rolling window, slow calls counted as
-/// failures, an open duration that grows on repeated re-opens, a cap on concurrent
-/// probes, reclaiming probes that never report, and an active probe.
+/// The defaults: open after 5 consecutive failures, stay open 60 s, close after 3
+/// consecutive half-open successes, admit half of the calls while HALF_OPEN. Beyond
+/// those: a failure rate over a rolling window, slow calls counted as failures, an
+/// open duration that grows on repeated re-opens, a cap on concurrent probes,
+/// reclaiming probes that never report, and an active probe.
 ///
 /// Invalid values are rejected with a clear message: the initializer and ``CircuitBreaker``'s
 /// initializer stop the process with a `precondition` (a configuration is a programming
@@ -78,7 +77,7 @@ public struct CircuitBreakerConfiguration: Sendable {
     public var failureThreshold: Int
     /// Consecutive successes in HALF_OPEN that close the breaker. Default `3`.
     public var successThreshold: Int
-    /// How long the breaker stays OPEN the first time (the guide's `timeout_seconds`). Default 60 s.
+    /// How long the breaker stays OPEN the first time (`timeout_seconds` in other breakers). Default 60 s.
     public var openDuration: Duration
     /// The span of the rolling window that the failure rate is computed over. Default 300 s.
     public var rollingWindow: Duration
