@@ -344,7 +344,6 @@ public final class CircuitBreaker: Sendable {
             callsInWindow: calls,
             failuresInWindow: snapshot.window.failures,
             slowCallsInWindow: snapshot.window.slowCalls,
-            stateChanges: snapshot.counters.stateChanges,
             recentFailures: snapshot.recentFailures.map { entry in
                 Metrics.RecentFailure(
                     instant: epoch.advanced(by: entry.at),
@@ -360,14 +359,7 @@ public final class CircuitBreaker: Sendable {
             consecutiveReopens: snapshot.consecutiveReopens,
             openUntil: snapshot.openUntil.map { epoch.advanced(by: $0) },
             halfOpenProbesInFlight: snapshot.halfOpenProbesInFlight,
-            callsPermitted: snapshot.counters.permitted,
-            callsRejected: snapshot.counters.rejected,
-            callsThrottled: snapshot.counters.throttled,
-            callsIgnored: snapshot.counters.ignored,
-            lateOutcomes: snapshot.counters.lateOutcomes,
-            successes: snapshot.counters.successes,
-            failures: snapshot.counters.failures,
-            slowCalls: snapshot.counters.slowCalls
+            counts: snapshot.counters
         )
     }
 

@@ -1,8 +1,8 @@
 /// A snapshot of a ``CircuitBreaker``'s state and counters.
 ///
 /// Taking one applies due timers (like reading ``CircuitBreaker/state``) and reads the clock
-/// once. The cumulative counters (`calls…`, ``successes``, ``failures``, ``stateChanges``) only
-/// grow, ``CircuitBreaker/reset()`` included, so they can be exported as monotonic counters.
+/// once. The cumulative ``counts`` only grow, ``CircuitBreaker/reset()`` included, so they can be
+/// exported as monotonic counters.
 ///
 /// ```swift
 /// let metrics = breaker.metrics
@@ -48,8 +48,6 @@ public struct CircuitBreakerMetrics: Sendable {
     public var failuresInWindow: Int
     /// Slow calls in the rolling window.
     public var slowCallsInWindow: Int
-    /// Transitions since the breaker was created.
-    public var stateChanges: Int
     /// The most recent failures, oldest first, at most ``CircuitBreakerConfiguration/recentFailuresCapacity``.
     public var recentFailures: [RecentFailure]
     /// How long the breaker has been in its current state.
@@ -64,23 +62,7 @@ public struct CircuitBreakerMetrics: Sendable {
     public var openUntil: Instant?
     /// Half-open probes admitted and not yet reported.
     public var halfOpenProbesInFlight: Int
-    /// Calls admitted since creation.
-    ///
-    /// A CLOSED call admitted without the lock is counted when it reports its outcome, so calls
-    /// still in flight (or never reported) are not included.
-    public var callsPermitted: Int
-    /// Calls rejected with `CIRCUIT_BREAKER_OPEN` since creation.
-    public var callsRejected: Int
-    /// Calls rejected with `CIRCUIT_BREAKER_THROTTLING` since creation.
-    public var callsThrottled: Int
-    /// Admitted calls whose outcome was ignored since creation.
-    public var callsIgnored: Int
-    /// Outcomes that arrived after their state period had ended (they moved nothing).
-    public var lateOutcomes: Int
-    /// Successes since creation (slow successes are failures).
-    public var successes: Int
-    /// Failures since creation, slow calls and reclaimed probes included.
-    public var failures: Int
-    /// Slow calls since creation.
-    public var slowCalls: Int
+    /// Everything counted since the breaker was created: calls permitted, rejected and throttled, outcomes,
+    /// state changes.
+    public var counts: CircuitBreakerCounts
 }

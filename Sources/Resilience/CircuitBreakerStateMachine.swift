@@ -84,18 +84,8 @@ struct CircuitBreakerStateMachine: Sendable {
         var nextDeadline: Duration?
     }
 
-    /// Cumulative counters (never reset, so they can feed monotonic metrics).
-    struct Counters: Sendable, Hashable {
-        var permitted = 0
-        var rejected = 0
-        var throttled = 0
-        var ignored = 0
-        var lateOutcomes = 0
-        var successes = 0
-        var failures = 0
-        var slowCalls = 0
-        var stateChanges = 0
-    }
+    /// Cumulative counters (never reset, so they can feed monotonic metrics): the public value itself.
+    typealias Counters = CircuitBreakerCounts
 
     /// Everything a metrics snapshot needs, in the machine's time.
     struct Snapshot: Sendable {

@@ -45,7 +45,7 @@ struct ResilientCacheOutageTests {
                     #expect(counting.calls == callsWhenOpen)
                 }
                 #expect(cache.metrics.degraded["get", default: 0] > 0)
-                #expect(cache.metrics.breaker.callsRejected > 0)
+                #expect(cache.metrics.breaker.counts.rejected > 0)
             }
         }
     }

@@ -71,7 +71,7 @@ struct ResilientCacheScenarioTests {
             #expect(snapshot.journalSize == 2)
             #expect(snapshot.breaker.state == .open)
             #expect(snapshot.breaker.recentFailures.count == 5)
-            #expect(snapshot.breaker.callsRejected == 5)  // 3 gets + 2 deletes
+            #expect(snapshot.breaker.counts.rejected == 5)  // 3 gets + 2 deletes
 
             #expect(try metrics.expectCounter("cache_hits_total").totalValue == 2)
             #expect(try metrics.expectCounter("cache_misses_total").totalValue == 3)

@@ -9,7 +9,7 @@ struct CallAPITests {
         let harness = Harness()
         let value = try await harness.breaker.execute { 42 }
         #expect(value == 42)
-        #expect(harness.breaker.metrics.successes == 1)
+        #expect(harness.breaker.metrics.counts.successes == 1)
     }
 
     @Test func executeRethrowsTheOperationsErrorUnchanged() async {
@@ -17,7 +17,7 @@ struct CallAPITests {
         await #expect(throws: BackendDown(id: 9)) {
             try await harness.breaker.execute { throw BackendDown(id: 9) }
         }
-        #expect(harness.breaker.metrics.failures == 1)
+        #expect(harness.breaker.metrics.counts.failures == 1)
     }
 
     @Test func executeDoesNotRunTheOperationWhenRejected() async {
@@ -40,8 +40,8 @@ struct CallAPITests {
         }
         let metrics = harness.breaker.metrics
         #expect(metrics.state == .closed)
-        #expect(metrics.callsIgnored == 10)
-        #expect(metrics.failures == 0)
+        #expect(metrics.counts.ignored == 10)
+        #expect(metrics.counts.failures == 0)
         #expect(metrics.callsInWindow == 0)
     }
 
@@ -52,7 +52,7 @@ struct CallAPITests {
         )
         for _ in 0..<10 { try harness.breaker.acquire().failed(WrongType()) }
         #expect(harness.breaker.state == .closed)
-        #expect(harness.breaker.metrics.callsIgnored == 10)
+        #expect(harness.breaker.metrics.counts.ignored == 10)
         for _ in 0..<5 { try harness.breaker.acquire().failed(BackendDown()) }
         #expect(harness.breaker.state == .open)
     }
@@ -63,7 +63,7 @@ struct CallAPITests {
         try harness.breaker.acquire().ignored()
         let metrics = harness.breaker.metrics
         #expect(metrics.consecutiveFailures == 4)
-        #expect(metrics.callsIgnored == 1)
+        #expect(metrics.counts.ignored == 1)
         #expect(metrics.callsInWindow == 4)
     }
 

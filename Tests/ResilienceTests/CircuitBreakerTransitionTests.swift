@@ -35,7 +35,7 @@ struct CircuitBreakerTransitionTests {
         #expect(error?.code == .open)
         #expect(error?.code.description == "CIRCUIT_BREAKER_OPEN")
         #expect(error?.retryAfter == .seconds(45))
-        #expect(harness.breaker.metrics.callsRejected == 1)
+        #expect(harness.breaker.metrics.counts.rejected == 1)
     }
 
     @Test func openTurnsHalfOpenExactlyAtTheOpenDurationNotOneNanosecondBefore() {
@@ -112,7 +112,7 @@ struct CircuitBreakerTransitionTests {
         permit.failed(CancellationError())
         let metrics = harness.breaker.metrics
         #expect(metrics.state == .halfOpen)
-        #expect(metrics.callsIgnored == 1)
+        #expect(metrics.counts.ignored == 1)
         #expect(metrics.halfOpenProbesInFlight == 0)
         #expect(metrics.consecutiveSuccesses == 0)
         #expect(metrics.consecutiveFailures == 0)

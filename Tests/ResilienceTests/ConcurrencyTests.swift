@@ -16,8 +16,8 @@ struct ConcurrencyTests {
             }
         }
         let metrics = breaker.metrics
-        #expect(metrics.callsPermitted == 100_000)
-        #expect(metrics.successes == 100_000)
+        #expect(metrics.counts.permitted == 100_000)
+        #expect(metrics.counts.successes == 100_000)
         #expect(metrics.callsInWindow == 100_000)
         #expect(metrics.consecutiveSuccesses == 100_000)
         #expect(metrics.state == .closed)
@@ -46,10 +46,10 @@ struct ConcurrencyTests {
         }
         let metrics = breaker.metrics
         // Each admitted call reported exactly once: as a success, a failure, or late.
-        #expect(metrics.callsPermitted == metrics.successes + metrics.failures + metrics.lateOutcomes)
+        #expect(metrics.counts.permitted == metrics.counts.successes + metrics.counts.failures + metrics.counts.lateOutcomes)
         // Each attempt was admitted or rejected: 90,000 successes tried, 1,500 failures tried.
-        #expect(metrics.callsPermitted + metrics.callsRejected + metrics.callsThrottled == 90_000 + 1_500)
-        #expect(metrics.failures > 0)
-        #expect(metrics.stateChanges == harness.recorded.events.count)
+        #expect(metrics.counts.permitted + metrics.counts.rejected + metrics.counts.throttled == 90_000 + 1_500)
+        #expect(metrics.counts.failures > 0)
+        #expect(metrics.counts.stateChanges == harness.recorded.events.count)
     }
 }

@@ -74,9 +74,9 @@ struct FailureRateAndWindowTests {
         let harness = Harness(.init(slowCallThreshold: .milliseconds(100)))
         try await harness.breaker.execute { harness.clock.advance(by: .milliseconds(150)) }
         var metrics = harness.breaker.metrics
-        #expect(metrics.successes == 0)
-        #expect(metrics.failures == 1)
-        #expect(metrics.slowCalls == 1)
+        #expect(metrics.counts.successes == 0)
+        #expect(metrics.counts.failures == 1)
+        #expect(metrics.counts.slowCalls == 1)
         #expect(metrics.consecutiveFailures == 1)
         #expect(metrics.slowCallRate == 1)
         #expect(metrics.recentFailures.map(\.kind) == [.slowCall])
@@ -84,7 +84,7 @@ struct FailureRateAndWindowTests {
         // Exactly at the threshold is not slow.
         try await harness.breaker.execute { harness.clock.advance(by: .milliseconds(100)) }
         metrics = harness.breaker.metrics
-        #expect(metrics.successes == 1)
+        #expect(metrics.counts.successes == 1)
         #expect(metrics.consecutiveFailures == 0)
         #expect(metrics.slowCallRate == 0.5)
         // Five slow calls in a row open the breaker.
@@ -100,7 +100,7 @@ struct FailureRateAndWindowTests {
         let harness = Harness()
         harness.succeed(10_000)
         #expect(harness.breaker.metrics.callsInWindow == 10_000)
-        #expect(harness.breaker.metrics.successes == 10_000)
+        #expect(harness.breaker.metrics.counts.successes == 10_000)
         harness.clock.advance(by: .seconds(330))
         #expect(harness.breaker.metrics.callsInWindow == 0)
     }

@@ -13,8 +13,8 @@ struct GenerationTests {
         slow.failed(BackendDown())
         let metrics = harness.breaker.metrics
         #expect(metrics.state == .open)
-        #expect(metrics.lateOutcomes == 1)
-        #expect(metrics.failures == 5)
+        #expect(metrics.counts.lateOutcomes == 1)
+        #expect(metrics.counts.failures == 5)
         #expect(metrics.generation == 1)
     }
 
@@ -28,7 +28,7 @@ struct GenerationTests {
         let metrics = harness.breaker.metrics
         #expect(metrics.state == .halfOpen)
         #expect(metrics.consecutiveSuccesses == 0)
-        #expect(metrics.lateOutcomes == 1)
+        #expect(metrics.counts.lateOutcomes == 1)
     }
 
     @Test func aLateProbeFailureFromAnEarlierHalfOpenPeriodDoesNotReopen() throws {
@@ -43,7 +43,7 @@ struct GenerationTests {
         let metrics = harness.breaker.metrics
         #expect(metrics.state == .closed)
         #expect(metrics.consecutiveFailures == 0)
-        #expect(metrics.lateOutcomes == 1)
+        #expect(metrics.counts.lateOutcomes == 1)
     }
 
     @Test func aDuplicateProbeReportIsIgnored() throws {
@@ -56,6 +56,6 @@ struct GenerationTests {
         let metrics = harness.breaker.metrics
         #expect(metrics.state == .halfOpen)
         #expect(metrics.consecutiveSuccesses == 1)
-        #expect(metrics.lateOutcomes == 1)
+        #expect(metrics.counts.lateOutcomes == 1)
     }
 }

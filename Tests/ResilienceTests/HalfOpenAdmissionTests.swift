@@ -42,7 +42,7 @@ struct HalfOpenAdmissionTests {
         #expect(pattern == testCase.pattern)
         let metrics = harness.breaker.metrics
         #expect(metrics.halfOpenProbesInFlight == permits.count)
-        #expect(metrics.callsThrottled == 12 - permits.count)
+        #expect(metrics.counts.throttled == 12 - permits.count)
     }
 
     @Test func aFinishedProbeFreesItsSlotForTheNextCall() throws {
@@ -117,7 +117,7 @@ struct HalfOpenAdmissionTests {
         #expect(counts.admitted.load(ordering: .relaxed) == cap)
         #expect(counts.throttled.load(ordering: .relaxed) == callers - cap)
         let metrics = harness.breaker.metrics
-        #expect(metrics.callsThrottled == callers - cap)
+        #expect(metrics.counts.throttled == callers - cap)
         #expect(metrics.consecutiveSuccesses == cap)
         #expect(metrics.halfOpenProbesInFlight == 0)
     }

@@ -22,7 +22,7 @@ struct ProbeReclaimTests {
         #expect(harness.transitions.last == Step(.halfOpen, .open, .probeReclaimed))
         // Its report, if it ever comes, is late and moves nothing.
         lost.succeeded()
-        #expect(harness.breaker.metrics.lateOutcomes == 1)
+        #expect(harness.breaker.metrics.counts.lateOutcomes == 1)
         #expect(harness.breaker.state == .open)
     }
 

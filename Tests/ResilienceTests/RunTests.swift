@@ -69,7 +69,7 @@ struct RunTests {
                 Step(.halfOpen, .closed, .activeProbeSucceeded),
             ]
         )
-        #expect(harness.breaker.metrics.callsPermitted == 5)  // the user calls only
+        #expect(harness.breaker.metrics.counts.permitted == 5)  // the user calls only
         runner.cancel()
         await runner.value
     }
@@ -131,7 +131,7 @@ struct RunTests {
         await eventually("the probe was reclaimed") { harness.recorded.events.count == 3 }
         #expect(harness.transitions.last == Step(.halfOpen, .open, .probeReclaimed))
         lost.failed(BackendDown())
-        #expect(harness.breaker.metrics.lateOutcomes == 1)
+        #expect(harness.breaker.metrics.counts.lateOutcomes == 1)
         runner.cancel()
         await runner.value
     }

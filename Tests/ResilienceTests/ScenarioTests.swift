@@ -68,8 +68,8 @@ struct ScenarioTests {
         #expect(rejected == 9_995)
         #expect(rejectionTime < .seconds(1), "9,995 rejections took \(rejectionTime)")
         let metrics = harness.breaker.metrics
-        #expect(metrics.callsRejected == 9_995)
-        #expect(metrics.failures == 5)
+        #expect(metrics.counts.rejected == 9_995)
+        #expect(metrics.counts.failures == 5)
         #expect(harness.transitions == [Step(.closed, .open, .consecutiveFailures)])
     }
 
@@ -190,12 +190,12 @@ struct ScenarioTests {
         #expect(harness.transitions == model.steps)
         #expect(model.steps.count > 50)  // the scenario does exercise every edge many times
         let metrics = harness.breaker.metrics
-        #expect(metrics.callsPermitted == model.executed)
-        #expect(metrics.failures == model.failed)
-        #expect(metrics.callsRejected == model.rejected)
-        #expect(metrics.callsThrottled == model.throttled)
-        #expect(metrics.stateChanges == model.steps.count)
-        let measuredRate = Double(metrics.failures) / Double(metrics.callsPermitted)
+        #expect(metrics.counts.permitted == model.executed)
+        #expect(metrics.counts.failures == model.failed)
+        #expect(metrics.counts.rejected == model.rejected)
+        #expect(metrics.counts.throttled == model.throttled)
+        #expect(metrics.counts.stateChanges == model.steps.count)
+        let measuredRate = Double(metrics.counts.failures) / Double(metrics.counts.permitted)
         #expect(abs(measuredRate - 0.3) < 0.03, "measured failure rate \(measuredRate)")
     }
 

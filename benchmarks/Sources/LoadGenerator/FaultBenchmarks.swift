@@ -183,14 +183,14 @@ struct FailureSweep: AsyncParsableCommand {
         cache.shutdown()
         probing.cancel()
         events.cancel()
-        let total = metrics.callsPermitted + metrics.callsRejected + metrics.callsThrottled
+        let total = metrics.counts.permitted + metrics.counts.rejected + metrics.counts.throttled
         let fractions = time.fractions(of: elapsed)
         let elapsedSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         print(
             """
             {"failure_rate": \(failureRate), "ops_per_sec": \(Int(Double(control.operations.load(ordering: .relaxed)) / elapsedSeconds)), \
-            "admitted_share": \(total == 0 ? 0 : Double(metrics.callsPermitted) / Double(total)), \
-            "backend_calls": \(backend.calls), "state_changes": \(metrics.stateChanges), \
+            "admitted_share": \(total == 0 ? 0 : Double(metrics.counts.permitted) / Double(total)), \
+            "backend_calls": \(backend.calls), "state_changes": \(metrics.counts.stateChanges), \
             "closed_share": \(fractions[.closed] ?? 0), "open_share": \(fractions[.open] ?? 0), \
             "half_open_share": \(fractions[.halfOpen] ?? 0)}
             """
