@@ -29,9 +29,8 @@ import Musl
 /// `SIGPIPE` to ignored for the process, as most servers do.
 public final class RedisClient: Sendable {
     public let configuration: RedisClientConfiguration
-    private let connections: [RedisConnection]
+    private let pool: ConnectionPool
     private let watchdog: DeadlineWatchdog
-    private let pending: PendingCounter
     private let state = Mutex<Bool>(false)  // closed
     private let logger: Logger
 
@@ -46,25 +45,13 @@ public final class RedisClient: Sendable {
         signal(SIGPIPE, SIG_IGN)
         self.configuration = configuration
         self.logger = logger
-        let pending = PendingCounter(limit: configuration.maximumPendingCommands)
-        self.pending = pending
         self.watchdog = DeadlineWatchdog()
-        let spinToken = SpinToken()
-        self.connections = (0..<configuration.connectionCount).map { index in
-            RedisConnection(
-                configuration: configuration,
-                index: index,
-                pending: pending,
-                spinToken: spinToken,
-                logger: logger
-            )
-        }
-        for connection in connections { connection.start() }
+        self.pool = ConnectionPool(configuration: configuration, logger: logger)
     }
 
     deinit {
         // A client dropped without close(): let its threads end rather than leak them.
-        for connection in connections { connection.closeWithoutWaiting() }
+        pool.closeWithoutWaiting()
     }
 
     /// Fails every queued command with ``RedisClientError/Code/closed``, waits for the I/O threads to exit and
@@ -77,10 +64,10 @@ public final class RedisClient: Sendable {
         if alreadyClosed { return }
         // Joining blocks until each thread has left hiredis; do it on a thread of our own, not the pool's.
         await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
-            let connections = self.connections
+            let pool = self.pool
             let watchdog = self.watchdog
             IOThread.spawnDetached(name: "redis-close") {
-                for connection in connections { connection.close() }
+                pool.close()
                 watchdog.stop()
                 continuation.resume()
             }
@@ -157,45 +144,14 @@ public final class RedisClient: Sendable {
 
     private func submit(_ requests: some Collection<RedisRequest>) {
         if requests.count == 1, requests.first!.isCompleted { return }  // cancelled before it was queued
-        guard pending.reserve(requests.count) else {
-            let error = RedisClientError(
-                .poolExhausted,
-                "more than \(configuration.maximumPendingCommands) commands are waiting for a connection"
-            )
+        if let error = pool.place(requests) {
             for request in requests { request.complete(.failure(error)) }
             return
         }
-        let count = connections.count
-        // The least busy connection, ties to the lowest index: a lone caller keeps hitting one connection whose
-        // thread is still spinning for work, and concurrent callers spread across the pool.
-        var first = 0
-        var lowest = Int.max
-        for index in 0..<count {
-            let load = connections[index].load.load(ordering: .relaxed)
-            if load < lowest {
-                lowest = load
-                first = index
-            }
+        if requests.count == 1 {
+            watchdog.watch(requests.first!)
+        } else {
+            watchdog.watch(pipeline: Array(requests))
         }
-        var lastError: RedisClientError?
-        // Skip connections that are waiting out a reconnect backoff while others may work.
-        for offset in 0..<count {
-            let connection = connections[(first + offset) % count]
-            if offset < count - 1, connection.isBackingOff { continue }
-            if let error = connection.enqueue(requests) {
-                lastError = error
-                if error.code == .closed { break }
-                continue
-            }
-            if requests.count == 1 {
-                watchdog.watch(requests.first!)
-            } else {
-                watchdog.watch(pipeline: Array(requests))
-            }
-            return
-        }
-        pending.subtract(requests.count)
-        let error = lastError ?? RedisClientError(.connectionFailed, "no connection available")
-        for request in requests { request.complete(.failure(error)) }
     }
 }

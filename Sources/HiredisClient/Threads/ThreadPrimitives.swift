@@ -12,17 +12,6 @@ func monotonicNanoseconds() -> UInt64 {
     return UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
 }
 
-extension Duration {
-    /// The duration in whole nanoseconds, saturating instead of trapping.
-    var nanoseconds: UInt64 {
-        let (seconds, attoseconds) = components
-        if seconds < 0 { return 0 }
-        let (product, overflow) = UInt64(seconds).multipliedReportingOverflow(by: 1_000_000_000)
-        if overflow { return .max }
-        return product &+ UInt64(attoseconds / 1_000_000_000)
-    }
-}
-
 /// A pthread mutex with a condition variable that waits on `CLOCK_MONOTONIC`.
 ///
 /// `Synchronization.Mutex` has no condition variable and Foundation's `NSCondition` waits on wall-clock time,

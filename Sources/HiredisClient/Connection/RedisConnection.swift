@@ -1,4 +1,3 @@
-import CHiredis
 import Logging
 import Synchronization
 
@@ -8,24 +7,25 @@ import Glibc
 import Musl
 #endif
 
-/// One hiredis connection and the thread that drives it.
+/// One connection of the pool and the thread that drives it: the queue of commands, the write batches, the
+/// reconnects.
 ///
 /// Why a thread per connection with hiredis's blocking API, rather than one epoll loop over non-blocking
 /// contexts: on this 2-core target the pool is small (4 by default), so four mostly-sleeping threads cost little;
 /// the blocking API gives connect timeouts, `AUTH` and `SELECT` for free; and auto-pipelining falls out of the
 /// loop below. Measured with `benchmarks/run client`: at 50 callers the batches this loop forms make it faster
-/// than redis-benchmark's 50 unpipelined connections (figures in the README). Hiredis calls happen only here,
-/// never on Swift's cooperative pool.
+/// than redis-benchmark's 50 unpipelined connections (figures in the README). Hiredis calls happen only on this
+/// thread, through the ``HiredisContext`` it owns, never on Swift's cooperative pool.
 ///
-/// The loop: sleep until commands are queued; take *all* of them as one batch; append each with
-/// `redisAppendCommandArgv`; read the replies in order with `redisGetReply`, whose first call flushes the whole
-/// batch in one `write` (auto-pipelining). Replies are matched to requests by position.
+/// The loop: sleep until commands are queued; take *all* of them as one batch; append each to the context;
+/// read the replies in order, the first read flushing the whole batch in one `write` (auto-pipelining). Replies
+/// are matched to requests by position.
 ///
 /// Deadlines are not enforced here (the thread may be blocked in `read`): ``DeadlineWatchdog`` fails late
 /// requests and calls ``abort(batch:)``, which `shutdown(2)`s the socket so the blocked read returns.
 final class RedisConnection: @unchecked Sendable {
-    // @unchecked: everything under "guarded by lock" is only touched with `lock` held; `context` and the
-    // argv scratch buffers belong to the I/O thread alone.
+    // @unchecked: everything under "guarded by lock" is only touched with `lock` held; everything under
+    // "I/O thread only" belongs to the I/O thread alone.
 
     private let configuration: RedisClientConfiguration
     private let logger: Logger
@@ -47,12 +47,9 @@ final class RedisConnection: @unchecked Sendable {
     private var connectError: RedisClientError?
 
     // I/O thread only
-    private var context: UnsafeMutablePointer<redisContext>?
+    private var context: HiredisContext?
     private var batchCounter: UInt64 = 0
-    private var failedAttempts = 0
-    private var argv: UnsafeMutablePointer<UnsafePointer<CChar>?> = .allocate(capacity: 8)
-    private var argvLengths: UnsafeMutablePointer<Int> = .allocate(capacity: 8)
-    private var argvCapacity = 8
+    private var backoff: ReconnectBackoff
     private var wasConnected = false
     private var lastBatchSize = 0
     private var loggedDown = false
@@ -80,15 +77,11 @@ final class RedisConnection: @unchecked Sendable {
         self.spinToken = spinToken
         self.index = index
         self.pending = pending
+        self.backoff = ReconnectBackoff(configuration.reconnect)
         var logger = logger
         logger[metadataKey: "redis.connection"] = "\(index)"
         logger[metadataKey: "redis.endpoint"] = "\(configuration.endpoint)"
         self.logger = logger
-    }
-
-    deinit {
-        argv.deallocate()
-        argvLengths.deallocate()
     }
 
     func start() {
@@ -100,7 +93,6 @@ final class RedisConnection: @unchecked Sendable {
         lock.withLock { !connected && monotonicNanoseconds() < backoffUntil }
     }
 
-    /// Queues `request`; returns the reason when it cannot be queued.
     /// Queues `requests` together, in order, so they go out in one write; returns the reason when they cannot
     /// be queued (then none is).
     func enqueue(_ requests: some Collection<RedisRequest>) -> RedisClientError? {
@@ -232,22 +224,22 @@ final class RedisConnection: @unchecked Sendable {
         for index in batch.indices {
             let request = batch[index]
             guard request.place(on: self, batch: id) else { continue }  // timed out or cancelled while queued
-            append(request.command, to: context)
+            context.append(request.command)
             batch[written] = request
             written += 1
         }
 
         for position in 0..<written {
-            var reply: UnsafeMutableRawPointer?
             if configuration.busyPolling { awaitReadable(context) }
-            if redisGetReply(context, &reply) != REDIS_OK {
-                let error = transportError(context, batch: id)
+            let result: Result<RedisReply, RedisClientError>
+            do {
+                result = try context.readReply()
+            } catch {
+                let error = transportError(error, batch: id)
                 fail(batch[position..<written], error)
                 disconnect(reason: error)
                 return
             }
-            let result = Self.convert(reply!.assumingMemoryBound(to: redisReply.self))
-            freeReplyObject(reply)
             load.wrappingSubtract(1, ordering: .relaxed)
             unaccounted -= 1
             batch[position].complete(result)
@@ -263,79 +255,45 @@ final class RedisConnection: @unchecked Sendable {
 
     /// Flushes the output buffer and polls the socket for a reply for up to ``pollReplyFor`` before the
     /// blocking read, so a fast server's reply is picked up without the thread being put to sleep and woken.
-    private func awaitReadable(_ context: UnsafeMutablePointer<redisContext>) {
-        var done: Int32 = 0
-        // redisGetReply would flush first too; the reply cannot come before the command has left.
-        while done == 0 {
-            if redisBufferWrite(context, &done) != REDIS_OK { return }
-        }
+    private func awaitReadable(_ context: HiredisContext) {
+        // The read would flush first too; the reply cannot come before the command has left.
+        guard context.flush() else { return }
         // A reply already in the reader's buffer needs no read at all.
-        if context.pointee.reader.pointee.len > context.pointee.reader.pointee.pos { return }
+        if context.hasBufferedInput { return }
         guard lastBatchSize <= Self.spinBatchLimit, spinToken.tryAcquire() else { return }
         defer { spinToken.release() }
-        var descriptor = pollfd(fd: context.pointee.fd, events: Int16(POLLIN), revents: 0)
+        var descriptor = pollfd(fd: context.fileDescriptor, events: Int16(POLLIN), revents: 0)
         let until = monotonicNanoseconds() &+ Self.pollReplyFor
         repeat {
             if poll(&descriptor, 1, 0) != 0 { return }
         } while monotonicNanoseconds() < until
     }
 
-    private func append(_ command: RedisCommand, to context: UnsafeMutablePointer<redisContext>) {
-        let count = command.lengths.count
-        if count > argvCapacity {
-            argv.deallocate()
-            argvLengths.deallocate()
-            argvCapacity = max(count, argvCapacity * 2)
-            argv = .allocate(capacity: argvCapacity)
-            argvLengths = .allocate(capacity: argvCapacity)
-        }
-        command.storage.withUnsafeBufferPointer { bytes in
-            let base = UnsafeRawPointer(bytes.baseAddress ?? UnsafePointer(bitPattern: 1)!)
-            var offset = 0
-            for word in 0..<count {
-                argv[word] = (base + offset).assumingMemoryBound(to: CChar.self)
-                argvLengths[word] = command.lengths[word]
-                offset += command.lengths[word]
-            }
-            // hiredis copies the words into its output buffer before returning.
-            _ = redisAppendCommandArgv(context, Int32(count), argv, argvLengths)
-        }
-    }
-
     /// Connects, authenticates and selects the database; returns the error if any step fails.
     private func connect(batch: UInt64) -> RedisClientError? {
-        let timeout = Self.makeTimeval(configuration.connectTimeout)
-        errno = 0
-        let made: UnsafeMutablePointer<redisContext>?
-        switch configuration.endpoint.base {
-        case .tcp(let host, let port):
-            made = redisConnectWithTimeout(host, Int32(port), timeout)
-        case .unix(let path):
-            made = redisConnectUnixWithTimeout(path, timeout)
-        }
-        let connectErrno = errno
-        guard let made else {
-            return connectFailed(RedisClientError(.connectionFailed, "hiredis could not allocate a context"))
-        }
-        if made.pointee.err != 0 {
-            let error = Self.connectError(made, errno: connectErrno, endpoint: configuration.endpoint)
-            redisFree(made)
+        let made: HiredisContext
+        do {
+            made = try HiredisContext.connect(to: configuration.endpoint, timeout: configuration.connectTimeout)
+        } catch {
             return connectFailed(error)
         }
-        lock.withLock { socket = made.pointee.fd }
+        lock.withLock { socket = made.fileDescriptor }
         if configuration.keepAlive, configuration.endpoint.isTCP {
-            _ = redisEnableKeepAlive(made)
+            made.enableKeepAlive()
         }
         // The handshake below is bounded by the connect timeout; commands afterwards by the watchdog.
-        _ = redisSetTimeout(made, timeout)
-        if let error = handshake(made, batch: batch) {
-            lock.withLock { socket = -1 }
-            redisFree(made)
-            return connectFailed(error)
+        made.setTimeout(configuration.connectTimeout)
+        let failure = ConnectionHandshake.run(on: made, configuration: configuration) { error in
+            transportError(error, batch: batch)
         }
-        _ = redisSetTimeout(made, Self.makeTimeval(.zero))
+        if let failure {
+            // Forget the socket before the context closes it: its number may be reused at once.
+            lock.withLock { socket = -1 }
+            return connectFailed(failure)
+        }
+        made.setTimeout(.zero)
         context = made
-        failedAttempts = 0
+        backoff.succeeded()
         lock.withLock {
             connected = true
             connectError = nil
@@ -349,56 +307,12 @@ final class RedisConnection: @unchecked Sendable {
         return nil
     }
 
-    private func handshake(_ context: UnsafeMutablePointer<redisContext>, batch: UInt64) -> RedisClientError? {
-        var commands: [RedisCommand] = []
-        if let authentication = configuration.authentication {
-            var auth = RedisCommand("AUTH")
-            if let username = authentication.username { auth.append(username) }
-            auth.append(authentication.password)
-            commands.append(auth)
-        }
-        if configuration.database != 0 {
-            var select = RedisCommand("SELECT")
-            select.append(configuration.database)
-            commands.append(select)
-        }
-        for command in commands { append(command, to: context) }
-        for command in commands {
-            var reply: UnsafeMutableRawPointer?
-            if redisGetReply(context, &reply) != REDIS_OK {
-                var error = transportError(context, batch: batch)
-                if error.code == .connectionLost, context.pointee.err == REDIS_ERR_IO {
-                    error = RedisClientError(.timeout, "no answer to \(command) within the connect timeout")
-                }
-                return error
-            }
-            let result = Self.convert(reply!.assumingMemoryBound(to: redisReply.self))
-            freeReplyObject(reply)
-            if case .failure(var error) = result {
-                // AUTH's error text names no password; keep the server's words and say which step failed.
-                error = RedisClientError(
-                    .connectionFailed,
-                    "\(command) failed: \(error.serverError?.message ?? error.message)",
-                    serverError: error.serverError
-                )
-                return error
-            }
-        }
-        return nil
-    }
-
     private func connectFailed(_ error: RedisClientError) -> RedisClientError {
-        failedAttempts += 1
-        let reconnect = configuration.reconnect
-        let exponent = Double(min(failedAttempts - 1, 30))
-        let delay = min(
-            Double(reconnect.initialDelay.nanoseconds) * pow(reconnect.multiplier, exponent),
-            Double(reconnect.maximumDelay.nanoseconds)
-        )
+        let delay = backoff.failed()
         lock.withLock {
             connected = false
             connectError = error
-            backoffUntil = monotonicNanoseconds() + UInt64(delay)
+            backoffUntil = monotonicNanoseconds() + delay
         }
         if !loggedDown {
             logger.warning("redis connection failed", metadata: ["error": "\(error)"])
@@ -408,21 +322,20 @@ final class RedisConnection: @unchecked Sendable {
     }
 
     private func disconnect(reason: RedisClientError?) {
-        guard let context else { return }
+        guard context != nil else { return }
         lock.withLock {
             socket = -1
             connected = false
         }
-        redisFree(context)
-        self.context = nil
+        self.context = nil  // frees the hiredis context, closing the socket
         if let reason, !loggedDown {
             logger.warning("redis connection lost", metadata: ["error": "\(reason)"])
             loggedDown = true
         }
     }
 
-    /// The error for a failed read or write on `context`.
-    private func transportError(_ context: UnsafeMutablePointer<redisContext>, batch: UInt64) -> RedisClientError {
+    /// What a failed read or write means, given whether this connection cut its socket on purpose.
+    private func transportError(_ error: RedisClientError, batch: UInt64) -> RedisClientError {
         let (closed, aborted) = lock.withLock { (self.closed, abortedBatch == batch) }
         if closed {
             return RedisClientError(.closed, "the client was closed while the command was in flight")
@@ -433,133 +346,16 @@ final class RedisConnection: @unchecked Sendable {
                 "connection cut because a command on it timed out (its replies would be out of order)"
             )
         }
-        let detail = String(cString: CHiredis_errstr(context))
-        switch context.pointee.err {
-        case REDIS_ERR_PROTOCOL:
-            return RedisClientError(.protocolError, "protocol error: \(detail)")
-        case REDIS_ERR_EOF:
-            return RedisClientError(.connectionLost, "server closed the connection")
-        case REDIS_ERR_IO where detail.contains("Resource temporarily unavailable"):
-            return RedisClientError(.timeout, "read timed out")
-        default:
-            return RedisClientError(.connectionLost, "connection lost: \(detail)")
-        }
-    }
-
-    private static func connectError(
-        _ context: UnsafeMutablePointer<redisContext>,
-        errno code: Int32,
-        endpoint: RedisClientConfiguration.Endpoint
-    ) -> RedisClientError {
-        let detail = String(cString: CHiredis_errstr(context))
-        if code == ECONNREFUSED || code == ENOENT || detail.contains("refused") || detail.contains("No such file") {
-            return RedisClientError(.connectionRefused, "connection to \(endpoint) refused: \(detail)")
-        }
-        if code == ETIMEDOUT || code == EINPROGRESS || detail.contains("timed out") {
-            return RedisClientError(.timeout, "connecting to \(endpoint) timed out")
-        }
-        return RedisClientError(.connectionFailed, "connecting to \(endpoint) failed: \(detail)")
+        return error
     }
 
     private func fail(_ requests: some Collection<RedisRequest>, _ error: RedisClientError) {
         for request in requests { request.complete(.failure(error)) }
-    }
-
-    static func makeTimeval(_ duration: Duration) -> timeval {
-        let nanoseconds = duration.nanoseconds
-        return Glibc.timeval(
-            tv_sec: Int(nanoseconds / 1_000_000_000),
-            tv_usec: Int((nanoseconds % 1_000_000_000) / 1_000)
-        )
-    }
-
-    /// Turns a hiredis reply into a ``RedisReply``; a top-level error reply becomes a thrown error.
-    static func convert(_ reply: UnsafePointer<redisReply>) -> Result<RedisReply, RedisClientError> {
-        if reply.pointee.type == REDIS_REPLY_ERROR {
-            let serverError = RedisServerError(message: string(reply))
-            return .failure(RedisClientError(.serverError, serverError.message, serverError: serverError))
-        }
-        return .success(value(reply))
-    }
-
-    private static func value(_ reply: UnsafePointer<redisReply>) -> RedisReply {
-        switch reply.pointee.type {
-        case REDIS_REPLY_STRING:
-            let length = reply.pointee.len
-            guard length > 0, let bytes = reply.pointee.str else { return .bulkString([]) }
-            return .bulkString(
-                Array(UnsafeRawBufferPointer(start: bytes, count: length).bindMemory(to: UInt8.self))
-            )
-        case REDIS_REPLY_STATUS:
-            return .simpleString(string(reply))
-        case REDIS_REPLY_INTEGER:
-            return .integer(Int64(reply.pointee.integer))
-        case REDIS_REPLY_NIL:
-            return .null
-        case REDIS_REPLY_ERROR:
-            return .error(RedisServerError(message: string(reply)))
-        case REDIS_REPLY_ARRAY:
-            var elements: [RedisReply] = []
-            elements.reserveCapacity(reply.pointee.elements)
-            for index in 0..<reply.pointee.elements {
-                elements.append(value(CHiredis_element(reply, index)))
-            }
-            return .array(elements)
-        default:
-            return .null
-        }
-    }
-
-    private static func string(_ reply: UnsafePointer<redisReply>) -> String {
-        guard let bytes = reply.pointee.str else { return "" }
-        return String(
-            decoding: UnsafeRawBufferPointer(start: bytes, count: reply.pointee.len).bindMemory(to: UInt8.self),
-            as: UTF8.self
-        )
     }
 }
 
 extension RedisClientConfiguration.Endpoint {
     var isTCP: Bool {
         if case .tcp = base { true } else { false }
-    }
-}
-
-/// Commands queued across the pool, for ``RedisClientConfiguration/maximumPendingCommands``.
-final class PendingCounter: Sendable {
-    private let count = Atomic<Int>(0)
-    let limit: Int
-
-    init(limit: Int) { self.limit = limit }
-
-    /// Reserves `places`; false when the pool would be over its limit.
-    func reserve(_ places: Int = 1) -> Bool {
-        let now = count.wrappingAdd(places, ordering: .relaxed).newValue
-        if now > limit {
-            count.wrappingSubtract(places, ordering: .relaxed)
-            return false
-        }
-        return true
-    }
-
-    func subtract(_ amount: Int) {
-        count.wrappingSubtract(amount, ordering: .relaxed)
-    }
-}
-
-/// Lets at most one I/O thread of a client busy-poll at a time.
-///
-/// Polling instead of sleeping saves a wake-up per call when a caller waits for each reply (one wake-up of an
-/// idle vCPU costs tens of microseconds on the VMs this was measured on), but on 2 cores four polling threads
-/// would starve Redis and the callers; one is the measured sweet spot.
-final class SpinToken: Sendable {
-    private let held = Atomic<Bool>(false)
-
-    func tryAcquire() -> Bool {
-        held.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
-    }
-
-    func release() {
-        held.store(false, ordering: .releasing)
     }
 }
