@@ -50,8 +50,10 @@ public final class RedisClient: Sendable {
     }
 
     deinit {
-        // A client dropped without close(): let its threads end rather than leak them.
+        // A client dropped without close(): let its threads end rather than leak them. Nothing waits for them
+        // here: deinit may run on any thread, and the I/O threads may still be leaving a blocking call.
         pool.closeWithoutWaiting()
+        watchdog.stopWithoutWaiting()
     }
 
     /// Fails every queued command with ``RedisClientError/Code/closed``, waits for the I/O threads to exit and

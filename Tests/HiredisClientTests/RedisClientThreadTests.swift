@@ -20,4 +20,20 @@ struct RedisClientThreadTests {
             }
         }
     }
+
+    @Test func clientsDroppedWithoutCloseLeaveNoThreadsBehind() async throws {
+        try await RedisServer.withServer { server in
+            let before = ProcessThreads.count
+            for index in 0..<200 {
+                var configuration = RedisClientConfiguration(endpoint: .tcp(host: "127.0.0.1", port: server.port))
+                configuration.connectionCount = 2
+                let client = RedisClient(configuration: configuration, logger: quietLogger)
+                if index % 10 == 0 {
+                    #expect(try await client.ping() == "PONG")
+                }
+            }
+            let after = try await ProcessThreads.waitForCount(atMost: before + 3)
+            #expect(after <= before + 3, "\(before) threads before 200 dropped clients, \(after) after")
+        }
+    }
 }

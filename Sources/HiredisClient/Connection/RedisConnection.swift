@@ -54,7 +54,7 @@ final class RedisConnection: @unchecked Sendable {
     private var lastBatchSize = 0
     private var loggedDown = false
 
-    private var thread: IOThread?
+    private var thread: IOThread?  // guarded by lock
 
     /// Commands queued or in flight here, read without the lock to pick the least busy connection.
     let load = Atomic<Int>(0)
@@ -85,7 +85,8 @@ final class RedisConnection: @unchecked Sendable {
     }
 
     func start() {
-        thread = IOThread.spawn(name: "redis-io-\(index)") { [self] in run() }
+        let thread = IOThread.spawn(name: "redis-io-\(index)") { [self] in run() }
+        lock.withLock { self.thread = thread }
     }
 
     /// Whether a call here would fail at once because the last connect failed and the backoff has not passed.
@@ -144,16 +145,18 @@ final class RedisConnection: @unchecked Sendable {
         thread?.join()
     }
 
-    /// Tells the thread to exit without waiting for it (from ``RedisClient``'s deinit).
+    /// Tells the thread to exit without waiting for it (from ``RedisClient``'s deinit): it frees its context
+    /// and its resources go back to the system when it returns.
     func closeWithoutWaiting() {
-        let orphans: [RedisRequest] = lock.withLock {
+        let (orphans, thread): ([RedisRequest], IOThread?) = lock.withLock {
             closed = true
             if socket >= 0 { shutdown(socket, Int32(SHUT_RDWR)) }
             let orphans = queue
             queue = []
-            return orphans
+            return (orphans, self.thread)
         }
         lock.signal()
+        thread?.detach()
         fail(orphans, RedisClientError(.closed, "the client was released before the command was sent"))
     }
 

@@ -67,6 +67,13 @@ final class DeadlineWatchdog: Sendable {
         thread.join()
     }
 
+    /// Tells the thread to stop without waiting for it (the client was dropped without being closed).
+    func stopWithoutWaiting() {
+        storage.lock.withLock { storage.stopped = true }
+        storage.lock.signal()
+        thread.detach()
+    }
+
     private static func run(_ storage: Storage) {
         var expired: [RedisRequest] = []
         storage.lock.lock()
