@@ -19,7 +19,7 @@ import Musl
 /// enforces deadlines.
 ///
 /// ```swift
-/// let client = RedisClient(configuration: try RedisClientConfiguration(url: "redis://127.0.0.1:6380"))
+/// let client = RedisClient(configuration: try RedisClientConfiguration(url: "redis://127.0.0.1:6380"), logger: logger)
 /// try await client.set("greeting", value: Array("hello".utf8), expiration: .seconds(60))
 /// let value = try await client.get("greeting")  // [UInt8]? — nil for a missing key
 /// await client.close()
@@ -39,9 +39,10 @@ public final class RedisClient: Sendable {
     ///
     /// - Parameters:
     ///   - configuration: where and how to connect.
-    ///   - logger: receives one line per connection state change (established, failed, lost), never one per
-    ///     command.
-    public init(configuration: RedisClientConfiguration, logger: Logger = Logger(label: "HiredisClient")) {
+    ///   - logger: the application's logger; it receives one line per connection state change (established,
+    ///     failed, lost), never one per command. A library does not make up its own logger, so there is no
+    ///     default: pass `Logger(label: "…", factory: { _ in SwiftLogNoOpLogHandler() })` for silence.
+    public init(configuration: RedisClientConfiguration, logger: Logger) {
         signal(SIGPIPE, SIG_IGN)
         self.configuration = configuration
         self.logger = logger

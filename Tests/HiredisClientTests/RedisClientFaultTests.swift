@@ -175,7 +175,7 @@ struct RedisClientFaultTests {
             var configuration = RedisClientConfiguration(endpoint: .tcp(host: "127.0.0.1", port: server.port))
             configuration.commandTimeout = .seconds(10)
             configuration.connectionCount = 1
-            let client = RedisClient(configuration: configuration)
+            let client = RedisClient(configuration: configuration, logger: quietLogger)
             _ = try await client.ping()
             server.hang()
             defer { server.resume() }

@@ -40,7 +40,7 @@ struct ResilientCacheScenarioTests {
             var clientConfiguration = RedisClientConfiguration(endpoint: .tcp(host: "127.0.0.1", port: server.port))
             clientConfiguration.commandTimeout = .milliseconds(200)
             clientConfiguration.reconnect = .init(initialDelay: .milliseconds(20), maximumDelay: .milliseconds(100))
-            let client = RedisClient(configuration: clientConfiguration)
+            let client = RedisClient(configuration: clientConfiguration, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
             var configuration = ResilientCacheConfiguration(namespace: "m:", breaker: testBreakerConfiguration())
             configuration.ttlJitter = 0
             let cache = ResilientCache(

@@ -6,7 +6,7 @@
 /// ```swift
 /// var configuration = try RedisClientConfiguration(url: "redis://:secret@127.0.0.1:6380/2")
 /// configuration.commandTimeout = .milliseconds(250)
-/// let client = RedisClient(configuration: configuration)
+/// let client = RedisClient(configuration: configuration, logger: logger)
 /// ```
 public struct RedisClientConfiguration: Sendable, CustomStringConvertible {
     /// Where the server listens.
