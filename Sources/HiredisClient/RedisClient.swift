@@ -19,7 +19,7 @@ import Musl
 /// enforces deadlines.
 ///
 /// ```swift
-/// let client = RedisClient(configuration: try RedisClientConfiguration(url: "redis://127.0.0.1:6380"), logger: logger)
+/// let client = try RedisClient(configuration: RedisClientConfiguration(url: "redis://127.0.0.1:6380"), logger: logger)
 /// try await client.set("greeting", value: Array("hello".utf8), expiration: .seconds(60))
 /// let value = try await client.get("greeting")  // [UInt8]? — nil for a missing key
 /// await client.close()
@@ -37,12 +37,16 @@ public final class RedisClient: Sendable {
     /// Creates the pool. Connections are made lazily, by the first calls that need them, so creating a client
     /// succeeds even while the server is down.
     ///
+    /// - Throws: ``RedisClientError/Code/invalidConfiguration`` when `configuration` holds an invalid value (see
+    ///   ``RedisClientConfiguration/validate()``); no thread is started then.
+    ///
     /// - Parameters:
     ///   - configuration: where and how to connect.
     ///   - logger: the application's logger; it receives one line per connection state change (established,
     ///     failed, lost), never one per command. A library does not make up its own logger, so there is no
     ///     default: pass `Logger(label: "…", factory: { _ in SwiftLogNoOpLogHandler() })` for silence.
-    public init(configuration: RedisClientConfiguration, logger: Logger) {
+    public init(configuration: RedisClientConfiguration, logger: Logger) throws(RedisClientError) {
+        try configuration.validate()
         signal(SIGPIPE, SIG_IGN)
         self.configuration = configuration
         self.logger = logger

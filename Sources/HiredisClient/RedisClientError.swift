@@ -25,6 +25,7 @@ public struct RedisClientError: Error, Sendable, Hashable, CustomStringConvertib
             case closed = "CLOSED"
             case cancelled = "CANCELLED"
             case invalidURL = "INVALID_URL"
+            case invalidConfiguration = "INVALID_CONFIGURATION"
             case unexpectedReply = "UNEXPECTED_REPLY"
         }
 
@@ -49,8 +50,11 @@ public struct RedisClientError: Error, Sendable, Hashable, CustomStringConvertib
         public static let closed = Code(base: .closed)
         /// The calling task was cancelled.
         public static let cancelled = Code(base: .cancelled)
-        /// A `redis://` or `unix://` URL could not be parsed.
+        /// A `redis://` or `unix://` URL could not be parsed, or holds an invalid value.
         public static let invalidURL = Code(base: .invalidURL)
+        /// A value of ``RedisClientConfiguration`` is out of range or malformed (a port of 0, a host with a space,
+        /// a negative database, no connections, a timeout that is not positive…).
+        public static let invalidConfiguration = Code(base: .invalidConfiguration)
         /// The reply's type does not fit the command (a client bug or an unexpected server).
         public static let unexpectedReply = Code(base: .unexpectedReply)
 

@@ -94,7 +94,7 @@ struct RedisClientConnectionTests {
                 #expect(try await client.get("over-unix") == bytes("yes"))
             }
             let configuration = try RedisClientConfiguration(url: "unix://\(path)?db=2")
-            let client = RedisClient(configuration: configuration, logger: quietLogger)
+            let client = try RedisClient(configuration: configuration, logger: quietLogger)
             try await client.set("db2", value: bytes("x"))
             await client.close()
             #expect(try server.cli("-n", "2", "GET", "db2") == "x")

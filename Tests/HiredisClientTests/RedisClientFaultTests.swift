@@ -172,10 +172,10 @@ struct RedisClientFaultTests {
 
     @Test func closeFailsQueuedCallsAndLaterCallsWithClosed() async throws {
         try await RedisServer.withServer { server in
-            var configuration = RedisClientConfiguration(endpoint: .tcp(host: "127.0.0.1", port: server.port))
+            var configuration = try RedisClientConfiguration(endpoint: .tcp(host: "127.0.0.1", port: server.port))
             configuration.commandTimeout = .seconds(10)
             configuration.connectionCount = 1
-            let client = RedisClient(configuration: configuration, logger: quietLogger)
+            let client = try RedisClient(configuration: configuration, logger: quietLogger)
             _ = try await client.ping()
             server.hang()
             defer { server.resume() }

@@ -25,9 +25,9 @@ struct RedisClientThreadTests {
         try await RedisServer.withServer { server in
             let before = ProcessThreads.count
             for index in 0..<200 {
-                var configuration = RedisClientConfiguration(endpoint: .tcp(host: "127.0.0.1", port: server.port))
+                var configuration = try RedisClientConfiguration(endpoint: .tcp(host: "127.0.0.1", port: server.port))
                 configuration.connectionCount = 2
-                let client = RedisClient(configuration: configuration, logger: quietLogger)
+                let client = try RedisClient(configuration: configuration, logger: quietLogger)
                 if index % 10 == 0 {
                     #expect(try await client.ping() == "PONG")
                 }

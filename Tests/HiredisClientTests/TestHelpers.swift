@@ -15,7 +15,7 @@ func withClient<T>(
     configure: (inout RedisClientConfiguration) -> Void = { _ in },
     _ body: (RedisClient) async throws -> T
 ) async throws -> T {
-    var configuration = RedisClientConfiguration(
+    var configuration = try RedisClientConfiguration(
         endpoint: unixSocket ? .unix(path: server.unixSocketPath!) : .tcp(host: "127.0.0.1", port: server.port)
     )
     if let password = server.options.password {
@@ -24,7 +24,7 @@ func withClient<T>(
     configuration.commandTimeout = .milliseconds(500)
     configuration.connectTimeout = .milliseconds(500)
     configure(&configuration)
-    let client = RedisClient(configuration: configuration, logger: logger)
+    let client = try RedisClient(configuration: configuration, logger: logger)
     do {
         let result = try await body(client)
         await client.close()

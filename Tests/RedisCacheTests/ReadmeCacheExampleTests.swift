@@ -19,7 +19,7 @@ struct ReadmeCacheExampleTests {
             func print(_ health: CacheHealth) { printed.append(health) }
 
             // --- README example begins (URL from the test server) ---
-            let client = RedisClient(configuration: try RedisClientConfiguration(url: url), logger: Logger(label: "catalog"))
+            let client = try RedisClient(configuration: RedisClientConfiguration(url: url), logger: Logger(label: "catalog"))
             var configuration = ResilientCacheConfiguration(namespace: "catalog:")
             configuration.defaultTTL = .seconds(300)
             configuration.breaker.openDuration = .seconds(10)

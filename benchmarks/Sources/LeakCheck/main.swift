@@ -13,7 +13,7 @@ Task.detached {
     do {
         var configuration = try RedisClientConfiguration(url: url)
         configuration.commandTimeout = .seconds(20)  // valgrind runs everything many times slower
-        let client = RedisClient(configuration: configuration, logger: Logger(label: "leak-check"))
+        let client = try RedisClient(configuration: configuration, logger: Logger(label: "leak-check"))
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<2_000 {
                 group.addTask {
