@@ -41,19 +41,31 @@ public struct RedisClientConfiguration: Sendable, CustomStringConvertible {
     }
 
     /// Credentials sent with `AUTH` on every new connection.
-    public struct Authentication: Sendable, Hashable, CustomStringConvertible {
+    ///
+    /// The password is kept so that it never shows: not in ``description``, and not in `dump`, `Mirror` or
+    /// `String(reflecting:)` of the credentials or of anything holding them.
+    public struct Authentication: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible {
         /// An ACL user name (Redis 6+); `nil` authenticates as the default user with `requirepass`'s password.
         public var username: String?
-        public var password: String
+        /// The password, as given.
+        public var password: String {
+            get { redactedPassword.value }
+            set { redactedPassword = RedactedPassword(newValue) }
+        }
+        private var redactedPassword: RedactedPassword
 
         public init(username: String? = nil, password: String) {
             self.username = username
-            self.password = password
+            self.redactedPassword = RedactedPassword(password)
         }
 
-        /// Never shows the password.
+        /// The user name and `***`.
         public var description: String {
             "\(username ?? "default"):***"
+        }
+
+        public var debugDescription: String {
+            "Authentication(username: \(username.debugDescription), password: ***)"
         }
     }
 
