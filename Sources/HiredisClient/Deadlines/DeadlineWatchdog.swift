@@ -9,13 +9,8 @@ import Synchronization
 /// It wakes at most once a millisecond: at 100,000 commands a second a wake per deadline would cost more than
 /// the commands, and a deadline met within a millisecond is met.
 final class DeadlineWatchdog: Sendable {
-    private struct Entry {
-        let deadline: UInt64
-        /// One call's request, or all the requests of a pipeline (they share one deadline).
-        let requests: Target
-    }
-
-    private enum Target {
+    /// One call's request, or all the requests of a pipeline (they share one deadline).
+    private enum Entry {
         case single(RedisRequest)
         case pipeline([RedisRequest])
     }
@@ -23,7 +18,7 @@ final class DeadlineWatchdog: Sendable {
     // @unchecked storage: `heap` and `stopped` are only touched with `lock` held.
     private final class Storage: @unchecked Sendable {
         let lock = ConditionLock()
-        var heap: [Entry] = []
+        var heap = DeadlineHeap<Entry>()
         var stopped = false
         var sleepingUntil: UInt64 = .max
     }
@@ -40,22 +35,22 @@ final class DeadlineWatchdog: Sendable {
 
     /// Watches `request` until it completes or its deadline passes.
     func watch(_ request: RedisRequest) {
-        watch(Entry(deadline: request.deadline, requests: .single(request)))
+        watch(.single(request), deadline: request.deadline)
     }
 
     /// Watches the requests of a pipeline, which share one deadline, with one entry.
     func watch(pipeline requests: [RedisRequest]) {
         guard let first = requests.first else { return }
-        watch(Entry(deadline: first.deadline, requests: .pipeline(requests)))
+        watch(.pipeline(requests), deadline: first.deadline)
     }
 
-    private func watch(_ entry: Entry) {
+    private func watch(_ entry: Entry, deadline: UInt64) {
         let storage = self.storage
         storage.lock.lock()
-        Self.push(entry, into: &storage.heap)
+        storage.heap.push(entry, deadline: deadline)
         // Only a deadline earlier than the current sleep needs a wake-up; with one timeout for all calls, new
         // deadlines are later than the earliest one and cost no signal.
-        let wake = entry.deadline < storage.sleepingUntil
+        let wake = deadline < storage.sleepingUntil
         storage.lock.unlock()
         if wake { storage.lock.signal() }
     }
@@ -79,8 +74,8 @@ final class DeadlineWatchdog: Sendable {
         storage.lock.lock()
         while !storage.stopped {
             let now = monotonicNanoseconds()
-            while let first = storage.heap.first, first.deadline <= now {
-                switch pop(from: &storage.heap).requests {
+            while let entry = storage.heap.popExpired(at: now) {
+                switch entry {
                 case .single(let request):
                     if !request.isCompleted { expired.append(request) }
                 case .pipeline(let requests):
@@ -94,8 +89,8 @@ final class DeadlineWatchdog: Sendable {
                 storage.lock.lock()
                 continue
             }
-            if let first = storage.heap.first {
-                let wake = max(first.deadline, now + resolution)
+            if let earliest = storage.heap.earliestDeadline {
+                let wake = max(earliest, now + resolution)
                 storage.sleepingUntil = wake
                 storage.lock.wait(untilNanoseconds: wake)
             } else {
@@ -117,35 +112,5 @@ final class DeadlineWatchdog: Sendable {
         if completed, let connection = request.placement.connection {
             connection.abort(batch: request.placement.batch)
         }
-    }
-
-    private static func push(_ entry: Entry, into heap: inout [Entry]) {
-        heap.append(entry)
-        var child = heap.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            if heap[parent].deadline <= heap[child].deadline { break }
-            heap.swapAt(parent, child)
-            child = parent
-        }
-    }
-
-    private static func pop(from heap: inout [Entry]) -> Entry {
-        let top = heap[0]
-        let last = heap.removeLast()
-        if heap.isEmpty { return top }
-        heap[0] = last
-        var parent = 0
-        while true {
-            let left = 2 * parent + 1
-            let right = left + 1
-            var smallest = parent
-            if left < heap.count, heap[left].deadline < heap[smallest].deadline { smallest = left }
-            if right < heap.count, heap[right].deadline < heap[smallest].deadline { smallest = right }
-            if smallest == parent { break }
-            heap.swapAt(parent, smallest)
-            parent = smallest
-        }
-        return top
     }
 }
