@@ -115,7 +115,7 @@ public final class RedisClient: Sendable {
                 submit(CollectionOfOne(request))
             }
         } onCancel: {
-            request.complete(.failure(RedisClientError(.cancelled, "the calling task was cancelled")))
+            request.fail(RedisClientError(.cancelled, "the calling task was cancelled"))
         }
         return try result.get()
     }
@@ -144,7 +144,7 @@ public final class RedisClient: Sendable {
             return requests.map { $0.result ?? .failure(RedisClientError(.closed, "the pipeline did not complete")) }
         } onCancel: {
             for request in requests {
-                request.complete(.failure(RedisClientError(.cancelled, "the calling task was cancelled")))
+                request.fail(RedisClientError(.cancelled, "the calling task was cancelled"))
             }
         }
     }
@@ -152,7 +152,7 @@ public final class RedisClient: Sendable {
     private func submit(_ requests: some Collection<RedisRequest>) {
         if requests.count == 1, requests.first!.isCompleted { return }  // cancelled before it was queued
         if let error = pool.place(requests) {
-            for request in requests { request.complete(.failure(error)) }
+            for request in requests { request.fail(error) }
             return
         }
         if requests.count == 1 {

@@ -25,7 +25,7 @@ struct RedisClientFaultTests {
                         for index in 0..<20 {
                             group.addTask {
                                 let code = await RedisClientError.code { _ = try await client.get(RedisKey("k\(index)")) }
-                                #expect(code == .timeout || code == .connectionLost)
+                                #expect(code == .timeout)
                             }
                         }
                     }
@@ -35,6 +35,36 @@ struct RedisClientFaultTests {
                 server.resume()
                 // The cut connections come back by themselves.
                 try await eventually { try await client.ping() == "PONG" }
+            }
+        }
+    }
+
+    @Test(arguments: [1, 4])
+    func callsThatTimeOutTogetherAllFailWithTimeout(connections: Int) async throws {
+        try await RedisServer.withServer { server in
+            try await withClient(server, configure: {
+                $0.connectionCount = connections
+                $0.commandTimeout = .milliseconds(100)
+            }) { (client: RedisClient) async throws in
+                _ = try await client.ping()
+                server.hang()
+                defer { server.resume() }
+                // Calls share write batches; when the first of a batch times out its connection is cut, and the
+                // others, whose deadlines pass at the same moment, must say TIMEOUT too, not CONNECTION_LOST.
+                for round in 0..<8 {
+                    let codes = await withTaskGroup(of: RedisClientError.Code?.self) { group in
+                        for index in 0..<50 {
+                            group.addTask {
+                                await RedisClientError.code { _ = try await client.get(RedisKey("k\(index)")) }
+                            }
+                        }
+                        var codes: [RedisClientError.Code?] = []
+                        for await code in group { codes.append(code) }
+                        return codes
+                    }
+                    let others = codes.filter { $0 != .timeout }
+                    #expect(others.isEmpty, "round \(round): \(others.count) of 50 calls: \(others)")
+                }
             }
         }
     }

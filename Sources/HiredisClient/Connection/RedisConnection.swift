@@ -22,7 +22,7 @@ import Musl
 /// are matched to requests by position.
 ///
 /// Deadlines are not enforced here (the thread may be blocked in `read`): ``DeadlineWatchdog`` fails late
-/// requests and calls ``abort(batch:)``, which `shutdown(2)`s the socket so the blocked read returns.
+/// requests and calls ``abort(batch:now:)``, which `shutdown(2)`s the socket so the blocked read returns.
 final class RedisConnection: @unchecked Sendable {
     // @unchecked: everything under "guarded by lock" is only touched with `lock` held; everything under
     // "I/O thread only" belongs to the I/O thread alone.
@@ -42,6 +42,11 @@ final class RedisConnection: @unchecked Sendable {
     private var connected = false
     private var socket: Int32 = -1
     private var batchInFlight: UInt64 = 0
+    /// The latest deadline among the queued requests, and among those of the batch in flight.
+    private var queueDeadline: UInt64 = 0
+    private var batchDeadline: UInt64 = 0
+    /// The batch the watchdog will cut once ``batchDeadline`` has passed.
+    private var cutScheduled: UInt64 = 0
     private var abortedBatch: UInt64 = 0
     private var backoffUntil: UInt64 = 0
     private var connectError: RedisClientError?
@@ -97,6 +102,8 @@ final class RedisConnection: @unchecked Sendable {
     /// Queues `requests` together, in order, so they go out in one write; returns the reason when they cannot
     /// be queued (then none is).
     func enqueue(_ requests: some Collection<RedisRequest>) -> RedisClientError? {
+        var latest: UInt64 = 0
+        for request in requests { latest = max(latest, request.deadline) }
         lock.lock()
         if closed {
             lock.unlock()
@@ -109,6 +116,7 @@ final class RedisConnection: @unchecked Sendable {
             return error
         }
         queue.append(contentsOf: requests)
+        queueDeadline = max(queueDeadline, latest)
         load.wrappingAdd(requests.count, ordering: .relaxed)
         enqueued.wrappingAdd(1, ordering: .releasing)
         let wake = sleeping
@@ -118,14 +126,25 @@ final class RedisConnection: @unchecked Sendable {
         return nil
     }
 
-    /// Cuts the connection if `batch` is still in flight: a command in it timed out, so the replies still to
-    /// come would be matched to the wrong requests.
-    func abort(batch: UInt64) {
+    /// Cuts the connection if `batch` is still in flight, because a command in it timed out: the replies still
+    /// to come are matched by position, and a hung server would keep the I/O thread blocked in `read`.
+    ///
+    /// The cut waits until the last deadline in the batch has passed. Until then the other commands of the batch
+    /// may still get their replies (a reply that comes for the timed-out command is read and dropped, so the
+    /// stream stays in order); cutting earlier would fail them for a neighbour's timeout, not their own.
+    ///
+    /// - Returns: when to call again because the cut has to wait, or `nil`.
+    func abort(batch: UInt64, now: UInt64) -> UInt64? {
         lock.withLock {
-            if batchInFlight == batch, socket >= 0 {
-                abortedBatch = batch
-                shutdown(socket, Int32(SHUT_RDWR))
+            guard batchInFlight == batch, socket >= 0, abortedBatch != batch else { return nil }
+            if now < batchDeadline {
+                if cutScheduled == batch { return nil }  // the watchdog already has it
+                cutScheduled = batch
+                return batchDeadline
             }
+            abortedBatch = batch
+            shutdown(socket, Int32(SHUT_RDWR))
+            return nil
         }
     }
 
@@ -181,6 +200,8 @@ final class RedisConnection: @unchecked Sendable {
             queue = spare
             spare = []
             batchInFlight = batchID
+            batchDeadline = queueDeadline
+            queueDeadline = 0
             lock.unlock()
 
             process(&batch, id: batchID)
@@ -346,14 +367,14 @@ final class RedisConnection: @unchecked Sendable {
         if aborted {
             return RedisClientError(
                 .connectionLost,
-                "connection cut because a command on it timed out (its replies would be out of order)"
+                "connection cut because the commands on it timed out (their replies would come out of order)"
             )
         }
         return error
     }
 
     private func fail(_ requests: some Collection<RedisRequest>, _ error: RedisClientError) {
-        for request in requests { request.complete(.failure(error)) }
+        for request in requests { request.fail(error) }
     }
 }
 

@@ -85,6 +85,25 @@ final class RedisRequest: Sendable {
         }
     }
 
+    /// Fails the request with `error`, or with ``RedisClientError/Code/timeout`` if its deadline has passed.
+    ///
+    /// Whichever party fails a late request — the watchdog, the I/O thread that saw its connection cut, a
+    /// shutdown, a cancellation — the caller learns what happened first: its deadline passed.
+    ///
+    /// - Returns: false when something else completed the request first.
+    @discardableResult
+    func fail(_ error: RedisClientError) -> Bool {
+        if error.code != .timeout, monotonicNanoseconds() >= deadline {
+            return complete(.failure(timeoutError()))
+        }
+        return complete(.failure(error))
+    }
+
+    /// The error of a request whose deadline passed before its reply came.
+    func timeoutError() -> RedisClientError {
+        RedisClientError(.timeout, "no reply to \(command) within the command timeout")
+    }
+
     var isCompleted: Bool {
         state.withLock { state in
             if case .completed = state.progress { true } else { false }

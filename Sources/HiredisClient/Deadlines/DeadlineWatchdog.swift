@@ -3,16 +3,26 @@ import Synchronization
 /// One thread per client that fails requests whose deadline passed.
 ///
 /// The I/O threads cannot do this themselves: they block in `read` on a hung server. The watchdog completes the
-/// late request with ``RedisClientError/Code/timeout`` and, if the command was already written, cuts its
-/// connection (its reply stream would be out of sync), which also wakes the blocked I/O thread.
+/// late request with ``RedisClientError/Code/timeout`` and, if the command was already written, has its
+/// connection cut once every deadline of its write batch has passed (see ``RedisConnection/abort(batch:now:)``),
+/// which also wakes the blocked I/O thread. All late requests of a wake-up are completed before any cut, so no
+/// request whose deadline passed is failed by the cut instead.
 ///
 /// It wakes at most once a millisecond: at 100,000 commands a second a wake per deadline would cost more than
 /// the commands, and a deadline met within a millisecond is met.
 final class DeadlineWatchdog: Sendable {
-    /// One call's request, or all the requests of a pipeline (they share one deadline).
     private enum Entry {
+        /// One call's request.
         case single(RedisRequest)
+        /// All the requests of a pipeline: they share one deadline.
         case pipeline([RedisRequest])
+        /// A connection cut that waits for the last deadline of its write batch.
+        case cut(RedisConnection, batch: UInt64)
+    }
+
+    private struct Cut {
+        let connection: RedisConnection
+        let batch: UInt64
     }
 
     // @unchecked storage: `heap` and `stopped` are only touched with `lock` held.
@@ -71,6 +81,7 @@ final class DeadlineWatchdog: Sendable {
 
     private static func run(_ storage: Storage) {
         var expired: [RedisRequest] = []
+        var cuts: [Cut] = []
         storage.lock.lock()
         while !storage.stopped {
             let now = monotonicNanoseconds()
@@ -80,13 +91,32 @@ final class DeadlineWatchdog: Sendable {
                     if !request.isCompleted { expired.append(request) }
                 case .pipeline(let requests):
                     for request in requests where !request.isCompleted { expired.append(request) }
+                case .cut(let connection, let batch):
+                    cuts.append(Cut(connection: connection, batch: batch))
                 }
             }
-            if !expired.isEmpty {
+            if !expired.isEmpty || !cuts.isEmpty {
                 storage.lock.unlock()
-                for request in expired { expire(request) }
+                for request in expired where request.complete(.failure(request.timeoutError())) {
+                    // Read the placement after completing: an I/O thread that places the request later sees it
+                    // completed and does not send it; one that placed it before is found here.
+                    let placement = request.placement
+                    if let connection = placement.connection {
+                        cuts.append(Cut(connection: connection, batch: placement.batch))
+                    }
+                }
                 expired.removeAll(keepingCapacity: true)
+                var later: [(Cut, UInt64)] = []
+                for cut in cuts {
+                    if let deadline = cut.connection.abort(batch: cut.batch, now: now) {
+                        later.append((cut, deadline))
+                    }
+                }
+                cuts.removeAll(keepingCapacity: true)
                 storage.lock.lock()
+                for (cut, deadline) in later {
+                    storage.heap.push(.cut(cut.connection, batch: cut.batch), deadline: deadline)
+                }
                 continue
             }
             if let earliest = storage.heap.earliestDeadline {
@@ -101,16 +131,5 @@ final class DeadlineWatchdog: Sendable {
         }
         storage.heap.removeAll()
         storage.lock.unlock()
-    }
-
-    private static func expire(_ request: RedisRequest) {
-        let completed = request.complete(
-            .failure(RedisClientError(.timeout, "no reply to \(request.command) within the command timeout"))
-        )
-        // Read the placement after completing: an I/O thread that places the request later sees it completed
-        // and does not send it; one that placed it before is found here and its batch cut.
-        if completed, let connection = request.placement.connection {
-            connection.abort(batch: request.placement.batch)
-        }
     }
 }
