@@ -107,7 +107,7 @@ public final class RedisClient: Sendable {
     /// Sends an encoded ``RedisCommand`` and waits for its reply.
     public func send(_ command: RedisCommand, timeout: Duration? = nil) async throws(RedisClientError) -> RedisReply
     {
-        let deadline = monotonicNanoseconds() &+ (timeout ?? configuration.commandTimeout).nanoseconds
+        let deadline = monotonicDeadline(after: timeout ?? configuration.commandTimeout)
         let request = RedisRequest(command: command, deadline: deadline)
         let result = await withTaskCancellationHandler {
             await withUnsafeContinuation { continuation in
@@ -134,7 +134,7 @@ public final class RedisClient: Sendable {
         timeout: Duration? = nil
     ) async -> [Result<RedisReply, RedisClientError>] {
         if commands.isEmpty { return [] }
-        let deadline = monotonicNanoseconds() &+ (timeout ?? configuration.commandTimeout).nanoseconds
+        let deadline = monotonicDeadline(after: timeout ?? configuration.commandTimeout)
         let group = PipelineGroup(count: commands.count)
         let requests = commands.map { RedisRequest(command: $0, deadline: deadline, group: group) }
         return await withTaskCancellationHandler {

@@ -84,6 +84,23 @@ struct RedisClientFaultTests {
         }
     }
 
+    @Test func aTimeoutTooLongToCountMeansWaitingNotAnImmediateTimeout() async throws {
+        try await RedisServer.withServer { server in
+            try await withClient(server) { (client: RedisClient) async throws in
+                _ = try await client.ping()
+                server.hang()
+                defer { server.resume() }
+                let call = Task {
+                    await RedisClientError.caught { _ = try await client.get("k", timeout: .seconds(Int64.max)) }
+                }
+                try await Task.sleep(for: .milliseconds(200))
+                server.resume()
+                let error = await call.value
+                #expect(error == nil, "a call with an endless timeout failed: \(error.map(String.init(describing:)) ?? "")")
+            }
+        }
+    }
+
     @Test func connectingToAHungServerHonoursTheDeadline() async throws {
         try await RedisServer.withServer(.init(password: "pw")) { server in
             server.hang()

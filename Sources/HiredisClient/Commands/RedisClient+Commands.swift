@@ -55,7 +55,7 @@ extension RedisClient {
         command.append(value)
         if let expiration {
             command.append("PX")
-            command.append(max(1, Int(expiration.nanoseconds / 1_000_000)))
+            command.append(max(1, expiration.wholeMilliseconds))
         }
         if let word = condition.word { command.append(word) }
         let reply = try await send(command, timeout: timeout)
@@ -92,7 +92,7 @@ extension RedisClient {
     ) async throws(RedisClientError) -> Bool {
         var command = RedisCommand("PEXPIRE")
         command.append(key)
-        command.append(Int(duration.nanoseconds / 1_000_000))
+        command.append(duration.wholeMilliseconds)
         return try await integer(send(command, timeout: timeout), for: command) == 1
     }
 
