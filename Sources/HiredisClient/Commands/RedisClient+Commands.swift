@@ -203,7 +203,7 @@ extension RedisClient {
 
     private func unexpected(_ reply: RedisReply, for command: RedisCommand) -> RedisClientError {
         if case .error(let serverError) = reply {
-            return RedisClientError(.serverError, serverError.message, serverError: serverError)
+            return RedisClientError(.serverError, serverError.message, underlying: serverError)
         }
         return RedisClientError(.unexpectedReply, "unexpected reply to \(command): \(reply)")
     }

@@ -42,7 +42,7 @@ enum ConnectionHandshake {
                 return RedisClientError(
                     .connectionFailed,
                     "\(command) failed: \(error.serverError?.message ?? error.message)",
-                    serverError: error.serverError
+                    underlying: error.serverError
                 )
             }
         }

@@ -94,7 +94,9 @@ final class RedisRequest: Sendable {
     @discardableResult
     func fail(_ error: RedisClientError) -> Bool {
         if error.code != .timeout, monotonicNanoseconds() >= deadline {
-            return complete(.failure(timeoutError()))
+            var timeout = timeoutError()
+            timeout.underlying = error
+            return complete(.failure(timeout))
         }
         return complete(.failure(error))
     }

@@ -8,7 +8,7 @@ enum HiredisReplyDecoder {
     static func result(of reply: UnsafePointer<redisReply>) -> Result<RedisReply, RedisClientError> {
         if reply.pointee.type == REDIS_REPLY_ERROR {
             let serverError = RedisServerError(message: string(reply))
-            return .failure(RedisClientError(.serverError, serverError.message, serverError: serverError))
+            return .failure(RedisClientError(.serverError, serverError.message, underlying: serverError))
         }
         return .success(value(reply))
     }
