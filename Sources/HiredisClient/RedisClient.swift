@@ -2,9 +2,9 @@ import Logging
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// An async Redis client over hiredis: a pool of connections with auto-pipelining and a deadline on every call.
@@ -105,8 +105,7 @@ public final class RedisClient: Sendable {
     }
 
     /// Sends an encoded ``RedisCommand`` and waits for its reply.
-    public func send(_ command: RedisCommand, timeout: Duration? = nil) async throws(RedisClientError) -> RedisReply
-    {
+    public func send(_ command: RedisCommand, timeout: Duration? = nil) async throws(RedisClientError) -> RedisReply {
         let deadline = monotonicDeadline(after: timeout ?? configuration.commandTimeout)
         let request = RedisRequest(command: command, deadline: deadline)
         let result = await withTaskCancellationHandler {

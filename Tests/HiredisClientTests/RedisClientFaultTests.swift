@@ -8,7 +8,8 @@ import Testing
 struct RedisClientFaultTests {
     @Test func aHungServerTimesOutWithinTheDeadline() async throws {
         try await RedisServer.withServer { server in
-            try await withClient(server, configure: { $0.commandTimeout = .milliseconds(300) }) { (client: RedisClient) async throws in
+            try await withClient(server, configure: { $0.commandTimeout = .milliseconds(300) }) {
+                (client: RedisClient) async throws in
                 #expect(try await client.ping() == "PONG")
                 server.hang()
                 defer { server.resume() }
@@ -24,7 +25,9 @@ struct RedisClientFaultTests {
                     await withTaskGroup(of: Void.self) { group in
                         for index in 0..<20 {
                             group.addTask {
-                                let code = await RedisClientError.code { _ = try await client.get(RedisKey("k\(index)")) }
+                                let code = await RedisClientError.code {
+                                    _ = try await client.get(RedisKey("k\(index)"))
+                                }
                                 #expect(code == .timeout)
                             }
                         }
@@ -42,10 +45,13 @@ struct RedisClientFaultTests {
     @Test(arguments: [1, 4])
     func callsThatTimeOutTogetherAllFailWithTimeout(connections: Int) async throws {
         try await RedisServer.withServer { server in
-            try await withClient(server, configure: {
-                $0.connectionCount = connections
-                $0.commandTimeout = .milliseconds(100)
-            }) { (client: RedisClient) async throws in
+            try await withClient(
+                server,
+                configure: {
+                    $0.connectionCount = connections
+                    $0.commandTimeout = .milliseconds(100)
+                }
+            ) { (client: RedisClient) async throws in
                 _ = try await client.ping()
                 server.hang()
                 defer { server.resume() }
@@ -71,12 +77,15 @@ struct RedisClientFaultTests {
 
     @Test func aPerCallTimeoutOverridesTheDefault() async throws {
         try await RedisServer.withServer { server in
-            try await withClient(server, configure: { $0.commandTimeout = .seconds(5) }) { (client: RedisClient) async throws in
+            try await withClient(server, configure: { $0.commandTimeout = .seconds(5) }) {
+                (client: RedisClient) async throws in
                 _ = try await client.ping()
                 server.hang()
                 defer { server.resume() }
                 let elapsed = await measure {
-                    let code = await RedisClientError.code { _ = try await client.get("k", timeout: .milliseconds(100)) }
+                    let code = await RedisClientError.code {
+                        _ = try await client.get("k", timeout: .milliseconds(100))
+                    }
                     #expect(code == .timeout)
                 }
                 #expect(elapsed < .milliseconds(200))
@@ -96,7 +105,8 @@ struct RedisClientFaultTests {
                 try await Task.sleep(for: .milliseconds(200))
                 server.resume()
                 let error = await call.value
-                #expect(error == nil, "a call with an endless timeout failed: \(error.map(String.init(describing:)) ?? "")")
+                #expect(
+                    error == nil, "a call with an endless timeout failed: \(error.map(String.init(describing:)) ?? "")")
             }
         }
     }
@@ -106,7 +116,12 @@ struct RedisClientFaultTests {
             server.hang()
             defer { server.resume() }
             // The kernel still accepts the TCP connection; AUTH never gets an answer.
-            try await withClient(server, configure: { $0.commandTimeout = .milliseconds(200); $0.connectTimeout = .seconds(2) }) { (client: RedisClient) async throws in
+            try await withClient(
+                server,
+                configure: {
+                    $0.commandTimeout = .milliseconds(200); $0.connectTimeout = .seconds(2)
+                }
+            ) { (client: RedisClient) async throws in
                 let elapsed = await measure {
                     let code = await RedisClientError.code { try await client.ping() }
                     #expect(code == .timeout)
@@ -166,7 +181,8 @@ struct RedisClientFaultTests {
 
     @Test func cancellationEndsAWaitPromptly() async throws {
         try await RedisServer.withServer { server in
-            try await withClient(server, configure: { $0.commandTimeout = .seconds(10) }) { (client: RedisClient) async throws in
+            try await withClient(server, configure: { $0.commandTimeout = .seconds(10) }) {
+                (client: RedisClient) async throws in
                 _ = try await client.ping()
                 server.hang()
                 defer { server.resume() }
@@ -189,11 +205,14 @@ struct RedisClientFaultTests {
 
     @Test func commandsBeyondThePendingLimitFailWithPoolExhausted() async throws {
         try await RedisServer.withServer { server in
-            try await withClient(server, configure: {
-                $0.connectionCount = 1
-                $0.maximumPendingCommands = 3
-                $0.commandTimeout = .seconds(1)
-            }) { (client: RedisClient) async throws in
+            try await withClient(
+                server,
+                configure: {
+                    $0.connectionCount = 1
+                    $0.maximumPendingCommands = 3
+                    $0.commandTimeout = .seconds(1)
+                }
+            ) { (client: RedisClient) async throws in
                 _ = try await client.ping()
                 server.hang()
                 defer { server.resume() }
@@ -245,7 +264,8 @@ struct RedisClientFaultTests {
         let logging = InMemoryLogHandler()
         let logger = Logger(label: "test", factory: { _ in logging })
         try await RedisServer.withServer { server in
-            try await withClient(server, logger: logger, configure: { $0.connectionCount = 1 }) { (client: RedisClient) async throws in
+            try await withClient(server, logger: logger, configure: { $0.connectionCount = 1 }) {
+                (client: RedisClient) async throws in
                 _ = try await client.ping()
                 await server.stop()
                 for _ in 0..<200 {

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// The conversions from `Duration` the client needs, in one place: nanoseconds for deadlines on the monotonic

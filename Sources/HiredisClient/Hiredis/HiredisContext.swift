@@ -1,9 +1,9 @@
 internal import CHiredis
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// The one owner of a hiredis `redisContext`: it connects, writes commands, reads replies and frees the context.

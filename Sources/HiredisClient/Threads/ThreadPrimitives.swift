@@ -2,9 +2,9 @@ internal import CHiredis
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// Nanoseconds on `CLOCK_MONOTONIC`, the clock the I/O and deadline threads wait on.
