@@ -37,14 +37,13 @@ public final class RedisClient: Sendable {
     /// Creates the pool. Connections are made lazily, by the first calls that need them, so creating a client
     /// succeeds even while the server is down.
     ///
-    /// - Throws: ``RedisClientError/Code/invalidConfiguration`` when `configuration` holds an invalid value (see
-    ///   ``RedisClientConfiguration/validate()``); no thread is started then.
-    ///
     /// - Parameters:
     ///   - configuration: where and how to connect.
     ///   - logger: the application's logger; it receives one line per connection state change (established,
     ///     failed, lost), never one per command. A library does not make up its own logger, so there is no
     ///     default: pass `Logger(label: "…", factory: { _ in SwiftLogNoOpLogHandler() })` for silence.
+    /// - Throws: ``RedisClientError/Code/invalidConfiguration`` when `configuration` holds an invalid value (see
+    ///   ``RedisClientConfiguration/validate()``); no thread is started then.
     public init(configuration: RedisClientConfiguration, logger: Logger) throws(RedisClientError) {
         try configuration.validate()
         signal(SIGPIPE, SIG_IGN)
