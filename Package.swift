@@ -31,6 +31,7 @@ let package = Package(
             dependencies: [
                 "CHiredis",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // The circuit breaker: no Redis in sight.
@@ -97,6 +98,7 @@ let package = Package(
                 "RedisTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // Needs no redis-server: the journal, glob matching and the degradation table over a failing backend.

@@ -46,7 +46,10 @@ let package = Package(
         // A short, synchronous-main client run for valgrind (leak-check.sh).
         .executableTarget(
             name: "LeakCheck",
-            dependencies: [.product(name: "HiredisClient", package: root)]
+            dependencies: [
+                .product(name: "HiredisClient", package: root),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
     ]
 )

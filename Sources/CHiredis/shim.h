@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 
 // hiredis's status codes are macros that Swift imports as `Int32` constants already; the shims below exist
 // only for what Swift cannot express directly.
@@ -19,6 +20,15 @@ static inline const char *CHiredis_errstr(const redisContext *context) {
 /// works but reads poorly at every call site.
 static inline const redisReply *CHiredis_element(const redisReply *reply, size_t index) {
     return reply->element[index];
+}
+
+/// `pthread_setname_np` is a GNU extension: glibc declares it only under `_GNU_SOURCE`, which Swift's Glibc
+/// module is not built with, so Swift cannot see it. glibc has exported it since 2.12; this declares it and hands
+/// it on. Linux keeps 15 bytes of a name and fails with ERANGE on a longer one.
+extern int pthread_setname_np(pthread_t thread, const char *name);
+
+static inline int CHiredis_setThreadName(pthread_t thread, const char *name) {
+    return pthread_setname_np(thread, name);
 }
 
 #endif

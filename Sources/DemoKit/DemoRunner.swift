@@ -54,7 +54,7 @@ public struct DemoRunner: Sendable {
         } else {
             let started = try await RedisServer.start(RedisServer.Options(enableDebugCommand: true))
             server = started
-            clientConfiguration = RedisClientConfiguration(endpoint: .tcp(host: started.host, port: started.port))
+            clientConfiguration = try RedisClientConfiguration(endpoint: .tcp(host: started.host, port: started.port))
             let version =
                 (try? await started.cliAsync("INFO", "server", timeout: .seconds(5)))
                 .flatMap(Self.redisVersion) ?? ""
@@ -65,8 +65,8 @@ public struct DemoRunner: Sendable {
         clientConfiguration.commandTimeout = configuration.commandTimeout
         clientConfiguration.connectTimeout = configuration.commandTimeout
         // Reconnect quickly once Redis is back; the breaker, not the backoff, keeps load off a failing server.
-        clientConfiguration.reconnect = .init(initialDelay: .milliseconds(20), maximumDelay: .milliseconds(500))
-        let client = RedisClient(configuration: clientConfiguration, logger: logger)
+        clientConfiguration.reconnect = try .init(initialDelay: .milliseconds(20), maximumDelay: .milliseconds(500))
+        let client = try RedisClient(configuration: clientConfiguration, logger: logger)
         let result = await run(client: client, server: server, redis: redis)
         await client.close()
         await server?.shutdown()

@@ -2,9 +2,9 @@ import Logging
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// An async Redis client over hiredis: a pool of connections with auto-pipelining and a deadline on every call.
@@ -19,7 +19,7 @@ import Musl
 /// enforces deadlines.
 ///
 /// ```swift
-/// let client = RedisClient(configuration: try RedisClientConfiguration(url: "redis://127.0.0.1:6380"))
+/// let client = try RedisClient(configuration: RedisClientConfiguration(url: "redis://127.0.0.1:6380"), logger: logger)
 /// try await client.set("greeting", value: Array("hello".utf8), expiration: .seconds(60))
 /// let value = try await client.get("greeting")  // [UInt8]? — nil for a missing key
 /// await client.close()
@@ -29,9 +29,8 @@ import Musl
 /// `SIGPIPE` to ignored for the process, as most servers do.
 public final class RedisClient: Sendable {
     public let configuration: RedisClientConfiguration
-    private let connections: [RedisConnection]
+    private let pool: ConnectionPool
     private let watchdog: DeadlineWatchdog
-    private let pending: PendingCounter
     private let state = Mutex<Bool>(false)  // closed
     private let logger: Logger
 
@@ -40,31 +39,25 @@ public final class RedisClient: Sendable {
     ///
     /// - Parameters:
     ///   - configuration: where and how to connect.
-    ///   - logger: receives one line per connection state change (established, failed, lost), never one per
-    ///     command.
-    public init(configuration: RedisClientConfiguration, logger: Logger = Logger(label: "HiredisClient")) {
+    ///   - logger: the application's logger; it receives one line per connection state change (established,
+    ///     failed, lost), never one per command. A library does not make up its own logger, so there is no
+    ///     default: pass `Logger(label: "…", factory: { _ in SwiftLogNoOpLogHandler() })` for silence.
+    /// - Throws: ``RedisClientError/Code/invalidConfiguration`` when `configuration` holds an invalid value (see
+    ///   ``RedisClientConfiguration/validate()``); no thread is started then.
+    public init(configuration: RedisClientConfiguration, logger: Logger) throws(RedisClientError) {
+        try configuration.validate()
         signal(SIGPIPE, SIG_IGN)
         self.configuration = configuration
         self.logger = logger
-        let pending = PendingCounter(limit: configuration.maximumPendingCommands)
-        self.pending = pending
         self.watchdog = DeadlineWatchdog()
-        let spinToken = SpinToken()
-        self.connections = (0..<configuration.connectionCount).map { index in
-            RedisConnection(
-                configuration: configuration,
-                index: index,
-                pending: pending,
-                spinToken: spinToken,
-                logger: logger
-            )
-        }
-        for connection in connections { connection.start() }
+        self.pool = ConnectionPool(configuration: configuration, logger: logger)
     }
 
     deinit {
-        // A client dropped without close(): let its threads end rather than leak them.
-        for connection in connections { connection.closeWithoutWaiting() }
+        // A client dropped without close(): let its threads end rather than leak them. Nothing waits for them
+        // here: deinit may run on any thread, and the I/O threads may still be leaving a blocking call.
+        pool.closeWithoutWaiting()
+        watchdog.stopWithoutWaiting()
     }
 
     /// Fails every queued command with ``RedisClientError/Code/closed``, waits for the I/O threads to exit and
@@ -77,10 +70,10 @@ public final class RedisClient: Sendable {
         if alreadyClosed { return }
         // Joining blocks until each thread has left hiredis; do it on a thread of our own, not the pool's.
         await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
-            let connections = self.connections
+            let pool = self.pool
             let watchdog = self.watchdog
             IOThread.spawnDetached(name: "redis-close") {
-                for connection in connections { connection.close() }
+                pool.close()
                 watchdog.stop()
                 continuation.resume()
             }
@@ -111,9 +104,8 @@ public final class RedisClient: Sendable {
     }
 
     /// Sends an encoded ``RedisCommand`` and waits for its reply.
-    public func send(_ command: RedisCommand, timeout: Duration? = nil) async throws(RedisClientError) -> RedisReply
-    {
-        let deadline = monotonicNanoseconds() &+ (timeout ?? configuration.commandTimeout).nanoseconds
+    public func send(_ command: RedisCommand, timeout: Duration? = nil) async throws(RedisClientError) -> RedisReply {
+        let deadline = monotonicDeadline(after: timeout ?? configuration.commandTimeout)
         let request = RedisRequest(command: command, deadline: deadline)
         let result = await withTaskCancellationHandler {
             await withUnsafeContinuation { continuation in
@@ -121,7 +113,7 @@ public final class RedisClient: Sendable {
                 submit(CollectionOfOne(request))
             }
         } onCancel: {
-            request.complete(.failure(RedisClientError(.cancelled, "the calling task was cancelled")))
+            request.cancel()
         }
         return try result.get()
     }
@@ -140,7 +132,7 @@ public final class RedisClient: Sendable {
         timeout: Duration? = nil
     ) async -> [Result<RedisReply, RedisClientError>] {
         if commands.isEmpty { return [] }
-        let deadline = monotonicNanoseconds() &+ (timeout ?? configuration.commandTimeout).nanoseconds
+        let deadline = monotonicDeadline(after: timeout ?? configuration.commandTimeout)
         let group = PipelineGroup(count: commands.count)
         let requests = commands.map { RedisRequest(command: $0, deadline: deadline, group: group) }
         return await withTaskCancellationHandler {
@@ -150,52 +142,21 @@ public final class RedisClient: Sendable {
             return requests.map { $0.result ?? .failure(RedisClientError(.closed, "the pipeline did not complete")) }
         } onCancel: {
             for request in requests {
-                request.complete(.failure(RedisClientError(.cancelled, "the calling task was cancelled")))
+                request.cancel()
             }
         }
     }
 
     private func submit(_ requests: some Collection<RedisRequest>) {
         if requests.count == 1, requests.first!.isCompleted { return }  // cancelled before it was queued
-        guard pending.reserve(requests.count) else {
-            let error = RedisClientError(
-                .poolExhausted,
-                "more than \(configuration.maximumPendingCommands) commands are waiting for a connection"
-            )
-            for request in requests { request.complete(.failure(error)) }
+        if let error = pool.place(requests) {
+            for request in requests { request.fail(error) }
             return
         }
-        let count = connections.count
-        // The least busy connection, ties to the lowest index: a lone caller keeps hitting one connection whose
-        // thread is still spinning for work, and concurrent callers spread across the pool.
-        var first = 0
-        var lowest = Int.max
-        for index in 0..<count {
-            let load = connections[index].load.load(ordering: .relaxed)
-            if load < lowest {
-                lowest = load
-                first = index
-            }
+        if requests.count == 1 {
+            watchdog.watch(requests.first!)
+        } else {
+            watchdog.watch(pipeline: Array(requests))
         }
-        var lastError: RedisClientError?
-        // Skip connections that are waiting out a reconnect backoff while others may work.
-        for offset in 0..<count {
-            let connection = connections[(first + offset) % count]
-            if offset < count - 1, connection.isBackingOff { continue }
-            if let error = connection.enqueue(requests) {
-                lastError = error
-                if error.code == .closed { break }
-                continue
-            }
-            if requests.count == 1 {
-                watchdog.watch(requests.first!)
-            } else {
-                watchdog.watch(pipeline: Array(requests))
-            }
-            return
-        }
-        pending.subtract(requests.count)
-        let error = lastError ?? RedisClientError(.connectionFailed, "no connection available")
-        for request in requests { request.complete(.failure(error)) }
     }
 }

@@ -12,7 +12,7 @@
 /// }
 /// ```
 public struct RedisClientError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// What kind of failure this is.
+    /// What kind of failure this is; ``description`` is the stable string, e.g. `TIMEOUT`.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         enum Base: String, Hashable, Sendable {
             case connectionRefused = "CONNECTION_REFUSED"
@@ -25,6 +25,7 @@ public struct RedisClientError: Error, Sendable, Hashable, CustomStringConvertib
             case closed = "CLOSED"
             case cancelled = "CANCELLED"
             case invalidURL = "INVALID_URL"
+            case invalidConfiguration = "INVALID_CONFIGURATION"
             case unexpectedReply = "UNEXPECTED_REPLY"
         }
 
@@ -49,8 +50,11 @@ public struct RedisClientError: Error, Sendable, Hashable, CustomStringConvertib
         public static let closed = Code(base: .closed)
         /// The calling task was cancelled.
         public static let cancelled = Code(base: .cancelled)
-        /// A `redis://` or `unix://` URL could not be parsed.
+        /// A `redis://` or `unix://` URL could not be parsed, or holds an invalid value.
         public static let invalidURL = Code(base: .invalidURL)
+        /// A value of ``RedisClientConfiguration`` is out of range or malformed (a port of 0, a host with a space,
+        /// a negative database, no connections, a timeout that is not positive…).
+        public static let invalidConfiguration = Code(base: .invalidConfiguration)
         /// The reply's type does not fit the command (a client bug or an unexpected server).
         public static let unexpectedReply = Code(base: .unexpectedReply)
 
@@ -61,8 +65,10 @@ public struct RedisClientError: Error, Sendable, Hashable, CustomStringConvertib
     public var code: Code
     /// A description for people; never contains a password.
     public var message: String
-    /// The server's error reply when ``code`` is ``Code/serverError``.
-    public var serverError: RedisServerError?
+    /// What caused this error, when something did: the server's ``RedisServerError`` for
+    /// ``Code/serverError`` (and for a failed `AUTH` or `SELECT`), or the error a command would have failed
+    /// with had its deadline not passed first (for a ``Code/timeout``).
+    public var underlying: (any Error & Sendable)?
     /// Where the error was created.
     public var file: String
     public var line: Int
@@ -70,15 +76,21 @@ public struct RedisClientError: Error, Sendable, Hashable, CustomStringConvertib
     public init(
         _ code: Code,
         _ message: String,
-        serverError: RedisServerError? = nil,
+        underlying: (any Error & Sendable)? = nil,
         file: String = #fileID,
         line: Int = #line
     ) {
         self.code = code
         self.message = message
-        self.serverError = serverError
+        self.underlying = underlying
         self.file = file
         self.line = line
+    }
+
+    /// The server's error reply, when it caused this error (``Code/serverError``, or a failed `AUTH` or
+    /// `SELECT`): its ``RedisServerError/code`` says which (`WRONGTYPE`, `OOM`, `LOADING`…).
+    public var serverError: RedisServerError? {
+        underlying as? RedisServerError
     }
 
     public var description: String {

@@ -63,17 +63,19 @@ public final class ResilientCache: Sendable {
     ///   - logger: receives one line per breaker transition, per journal overflow or replay, and per client
     ///     connection change — never one per call.
     ///   - metricsFactory: where the `cache_*` metrics go; `MetricsSystem.factory` by default.
+    /// - Throws: ``HiredisClient/RedisClientError`` with code `INVALID_CONFIGURATION` for settings the client
+    ///   cannot use.
     public convenience init(
         redis: RedisClientConfiguration,
         configuration: ResilientCacheConfiguration = ResilientCacheConfiguration(),
         logger: Logger,
         metricsFactory: any MetricsFactory = MetricsSystem.factory
-    ) {
+    ) throws(RedisClientError) {
         var redis = redis
         if redis.reconnect.maximumDelay > configuration.maximumProbeInterval {
             redis.reconnect.maximumDelay = max(redis.reconnect.initialDelay, configuration.maximumProbeInterval)
         }
-        let client = RedisClient(configuration: redis, logger: logger)
+        let client = try RedisClient(configuration: redis, logger: logger)
         self.init(
             backend: RedisCacheBackend(client: client),
             configuration: configuration,
@@ -91,14 +93,15 @@ public final class ResilientCache: Sendable {
     /// let cache = try ResilientCache(url: "redis://127.0.0.1:6379", logger: logger)
     /// ```
     ///
-    /// - Throws: ``HiredisClient/RedisClientError`` with code `INVALID_URL` for a URL it cannot use.
+    /// - Throws: ``HiredisClient/RedisClientError`` with code `INVALID_URL` for a URL it cannot use,
+    ///   `INVALID_CONFIGURATION` for settings the client cannot use.
     public convenience init(
         url: String,
         configuration: ResilientCacheConfiguration = ResilientCacheConfiguration(),
         logger: Logger,
         metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) throws(RedisClientError) {
-        self.init(
+        try self.init(
             redis: try RedisClientConfiguration(url: url),
             configuration: configuration,
             logger: logger,

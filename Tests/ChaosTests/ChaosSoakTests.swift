@@ -47,11 +47,11 @@ struct ChaosSoakTests {
             defer { proxy.stop() }
             let quiet = Logger(label: "chaos", factory: { _ in SwiftLogNoOpLogHandler() })
 
-            var clientConfiguration = RedisClientConfiguration(endpoint: .tcp(host: "127.0.0.1", port: proxy.port))
+            var clientConfiguration = try RedisClientConfiguration(endpoint: .tcp(host: "127.0.0.1", port: proxy.port))
             clientConfiguration.commandTimeout = Self.commandTimeout
             clientConfiguration.connectTimeout = Self.commandTimeout
-            clientConfiguration.reconnect = .init(initialDelay: .milliseconds(10), maximumDelay: .milliseconds(100))
-            let client = RedisClient(configuration: clientConfiguration, logger: quiet)
+            clientConfiguration.reconnect = try .init(initialDelay: .milliseconds(10), maximumDelay: .milliseconds(100))
+            let client = try RedisClient(configuration: clientConfiguration, logger: quiet)
             var configuration = ResilientCacheConfiguration(
                 namespace: "chaos:",
                 breaker: CircuitBreakerConfiguration(

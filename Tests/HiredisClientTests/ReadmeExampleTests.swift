@@ -1,4 +1,5 @@
 import HiredisClient
+import Logging
 import RedisTestSupport
 import Testing
 
@@ -16,7 +17,7 @@ struct ReadmeExampleTests {
             var configuration = try RedisClientConfiguration(url: url)
             configuration.commandTimeout = .milliseconds(250)
             configuration.connectionCount = 4
-            let client = RedisClient(configuration: configuration)
+            let client = try RedisClient(configuration: configuration, logger: Logger(label: "app"))
 
             try await client.set("user:42", value: Array("Ada".utf8), expiration: .seconds(60))
             if let bytes = try await client.get("user:42") {

@@ -8,7 +8,12 @@ import Testing
 struct RedisClientConnectionTests {
     @Test func tenThousandConcurrentCallsOnFourConnectionsGetTheirOwnReplies() async throws {
         try await RedisServer.withServer { server in
-            try await withClient(server, configure: { $0.connectionCount = 4; $0.commandTimeout = .seconds(10) }) { (client: RedisClient) async throws in
+            try await withClient(
+                server,
+                configure: {
+                    $0.connectionCount = 4; $0.commandTimeout = .seconds(10)
+                }
+            ) { (client: RedisClient) async throws in
                 // Values differ per key, so a reply handed to the wrong caller shows as a wrong value.
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for index in 0..<10_000 {
@@ -40,7 +45,8 @@ struct RedisClientConnectionTests {
 
     @Test func wrongOrMissingPasswordFailsWithoutLeakingIt() async throws {
         try await RedisServer.withServer(.init(password: "right-password")) { server in
-            try await withClient(server, configure: { $0.authentication = .init(password: "wrong-password") }) { (client: RedisClient) async throws in
+            try await withClient(server, configure: { $0.authentication = .init(password: "wrong-password") }) {
+                (client: RedisClient) async throws in
                 let error = await RedisClientError.caught { try await client.ping() }
                 #expect(error?.code == .connectionFailed)
                 #expect(error?.message.contains("AUTH") == true)
@@ -57,15 +63,20 @@ struct RedisClientConnectionTests {
     }
 
     @Test func authenticatesAsAnACLUser() async throws {
-        let options = RedisServer.Options(aclUsers: [.init(name: "cache", password: "pw-cache", rules: "~cache:* +@all")])
+        let options = RedisServer.Options(aclUsers: [
+            .init(name: "cache", password: "pw-cache", rules: "~cache:* +@all")
+        ])
         try await RedisServer.withServer(options) { server in
-            try await withClient(server, configure: { $0.authentication = .init(username: "cache", password: "pw-cache") }) { (client: RedisClient) async throws in
+            try await withClient(
+                server, configure: { $0.authentication = .init(username: "cache", password: "pw-cache") }
+            ) { (client: RedisClient) async throws in
                 try await client.set("cache:1", value: bytes("ok"))
                 #expect(try await client.get("cache:1") == bytes("ok"))
                 let error = await RedisClientError.caught { try await client.set("elsewhere", value: bytes("no")) }
                 #expect(error?.serverError?.code == "NOPERM")
             }
-            try await withClient(server, configure: { $0.authentication = .init(username: "cache", password: "nope") }) { (client: RedisClient) async throws in
+            try await withClient(server, configure: { $0.authentication = .init(username: "cache", password: "nope") })
+            { (client: RedisClient) async throws in
                 let code = await RedisClientError.code { try await client.ping() }
                 #expect(code == .connectionFailed)
             }
@@ -94,7 +105,7 @@ struct RedisClientConnectionTests {
                 #expect(try await client.get("over-unix") == bytes("yes"))
             }
             let configuration = try RedisClientConfiguration(url: "unix://\(path)?db=2")
-            let client = RedisClient(configuration: configuration)
+            let client = try RedisClient(configuration: configuration, logger: quietLogger)
             try await client.set("db2", value: bytes("x"))
             await client.close()
             #expect(try server.cli("-n", "2", "GET", "db2") == "x")

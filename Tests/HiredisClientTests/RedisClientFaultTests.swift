@@ -8,7 +8,8 @@ import Testing
 struct RedisClientFaultTests {
     @Test func aHungServerTimesOutWithinTheDeadline() async throws {
         try await RedisServer.withServer { server in
-            try await withClient(server, configure: { $0.commandTimeout = .milliseconds(300) }) { (client: RedisClient) async throws in
+            try await withClient(server, configure: { $0.commandTimeout = .milliseconds(300) }) {
+                (client: RedisClient) async throws in
                 #expect(try await client.ping() == "PONG")
                 server.hang()
                 defer { server.resume() }
@@ -24,8 +25,10 @@ struct RedisClientFaultTests {
                     await withTaskGroup(of: Void.self) { group in
                         for index in 0..<20 {
                             group.addTask {
-                                let code = await RedisClientError.code { _ = try await client.get(RedisKey("k\(index)")) }
-                                #expect(code == .timeout || code == .connectionLost)
+                                let code = await RedisClientError.code {
+                                    _ = try await client.get(RedisKey("k\(index)"))
+                                }
+                                #expect(code == .timeout)
                             }
                         }
                     }
@@ -39,17 +42,71 @@ struct RedisClientFaultTests {
         }
     }
 
+    @Test(arguments: [1, 4])
+    func callsThatTimeOutTogetherAllFailWithTimeout(connections: Int) async throws {
+        try await RedisServer.withServer { server in
+            try await withClient(
+                server,
+                configure: {
+                    $0.connectionCount = connections
+                    $0.commandTimeout = .milliseconds(100)
+                }
+            ) { (client: RedisClient) async throws in
+                _ = try await client.ping()
+                server.hang()
+                defer { server.resume() }
+                // Calls share write batches; when the first of a batch times out its connection is cut, and the
+                // others, whose deadlines pass at the same moment, must say TIMEOUT too, not CONNECTION_LOST.
+                for round in 0..<8 {
+                    let codes = await withTaskGroup(of: RedisClientError.Code?.self) { group in
+                        for index in 0..<50 {
+                            group.addTask {
+                                await RedisClientError.code { _ = try await client.get(RedisKey("k\(index)")) }
+                            }
+                        }
+                        var codes: [RedisClientError.Code?] = []
+                        for await code in group { codes.append(code) }
+                        return codes
+                    }
+                    let others = codes.filter { $0 != .timeout }
+                    #expect(others.isEmpty, "round \(round): \(others.count) of 50 calls: \(others)")
+                }
+            }
+        }
+    }
+
     @Test func aPerCallTimeoutOverridesTheDefault() async throws {
         try await RedisServer.withServer { server in
-            try await withClient(server, configure: { $0.commandTimeout = .seconds(5) }) { (client: RedisClient) async throws in
+            try await withClient(server, configure: { $0.commandTimeout = .seconds(5) }) {
+                (client: RedisClient) async throws in
                 _ = try await client.ping()
                 server.hang()
                 defer { server.resume() }
                 let elapsed = await measure {
-                    let code = await RedisClientError.code { _ = try await client.get("k", timeout: .milliseconds(100)) }
+                    let code = await RedisClientError.code {
+                        _ = try await client.get("k", timeout: .milliseconds(100))
+                    }
                     #expect(code == .timeout)
                 }
                 #expect(elapsed < .milliseconds(200))
+            }
+        }
+    }
+
+    @Test func aTimeoutTooLongToCountMeansWaitingNotAnImmediateTimeout() async throws {
+        try await RedisServer.withServer { server in
+            try await withClient(server) { (client: RedisClient) async throws in
+                _ = try await client.ping()
+                server.hang()
+                defer { server.resume() }
+                let call = Task {
+                    await RedisClientError.caught { _ = try await client.get("k", timeout: .seconds(Int64.max)) }
+                }
+                try await Task.sleep(for: .milliseconds(200))
+                server.resume()
+                let error = await call.value
+                #expect(
+                    error == nil, "a call with an endless timeout failed: \(error.map(String.init(describing:)) ?? "")")
             }
         }
     }
@@ -59,7 +116,12 @@ struct RedisClientFaultTests {
             server.hang()
             defer { server.resume() }
             // The kernel still accepts the TCP connection; AUTH never gets an answer.
-            try await withClient(server, configure: { $0.commandTimeout = .milliseconds(200); $0.connectTimeout = .seconds(2) }) { (client: RedisClient) async throws in
+            try await withClient(
+                server,
+                configure: {
+                    $0.commandTimeout = .milliseconds(200); $0.connectTimeout = .seconds(2)
+                }
+            ) { (client: RedisClient) async throws in
                 let elapsed = await measure {
                     let code = await RedisClientError.code { try await client.ping() }
                     #expect(code == .timeout)
@@ -119,7 +181,8 @@ struct RedisClientFaultTests {
 
     @Test func cancellationEndsAWaitPromptly() async throws {
         try await RedisServer.withServer { server in
-            try await withClient(server, configure: { $0.commandTimeout = .seconds(10) }) { (client: RedisClient) async throws in
+            try await withClient(server, configure: { $0.commandTimeout = .seconds(10) }) {
+                (client: RedisClient) async throws in
                 _ = try await client.ping()
                 server.hang()
                 defer { server.resume() }
@@ -140,13 +203,52 @@ struct RedisClientFaultTests {
         }
     }
 
+    @Test func aCancelledCallWhoseReplyNeverComesDoesNotHoldItsConnectionPastTheDeadline() async throws {
+        try await RedisServer.withServer { server in
+            let proxy = try FaultProxy.start(upstreamPort: server.port)
+            defer { proxy.stop() }
+            var configuration = try RedisClientConfiguration(endpoint: .tcp(host: proxy.host, port: proxy.port))
+            configuration.connectionCount = 1
+            configuration.commandTimeout = .milliseconds(300)
+            configuration.reconnect = try .init(initialDelay: .milliseconds(10), maximumDelay: .milliseconds(50))
+            let client = try RedisClient(configuration: configuration, logger: quietLogger)
+            _ = try await client.ping()
+
+            // The command is written, its reply will never come (dropped on the way), and its caller gives up.
+            try await proxy.setMode(.blackhole)
+            let task = Task { await RedisClientError.code { _ = try await client.ping() } }
+            try await Task.sleep(for: .milliseconds(50))
+            task.cancel()
+            #expect(await task.value == .cancelled)
+            try await proxy.setMode(.passThrough)
+
+            // The only connection must be usable again once the abandoned command's deadline has passed.
+            let clock = ContinuousClock()
+            let start = clock.now
+            var answered = false
+            while clock.now - start < .seconds(3) {
+                if (try? await client.ping()) != nil {
+                    answered = true
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(answered, "the connection stayed blocked on a reply that never comes")
+            #expect(clock.now - start < .seconds(1))
+            await client.close()
+        }
+    }
+
     @Test func commandsBeyondThePendingLimitFailWithPoolExhausted() async throws {
         try await RedisServer.withServer { server in
-            try await withClient(server, configure: {
-                $0.connectionCount = 1
-                $0.maximumPendingCommands = 3
-                $0.commandTimeout = .seconds(1)
-            }) { (client: RedisClient) async throws in
+            try await withClient(
+                server,
+                configure: {
+                    $0.connectionCount = 1
+                    $0.maximumPendingCommands = 3
+                    $0.commandTimeout = .seconds(1)
+                }
+            ) { (client: RedisClient) async throws in
                 _ = try await client.ping()
                 server.hang()
                 defer { server.resume() }
@@ -172,10 +274,10 @@ struct RedisClientFaultTests {
 
     @Test func closeFailsQueuedCallsAndLaterCallsWithClosed() async throws {
         try await RedisServer.withServer { server in
-            var configuration = RedisClientConfiguration(endpoint: .tcp(host: "127.0.0.1", port: server.port))
+            var configuration = try RedisClientConfiguration(endpoint: .tcp(host: "127.0.0.1", port: server.port))
             configuration.commandTimeout = .seconds(10)
             configuration.connectionCount = 1
-            let client = RedisClient(configuration: configuration)
+            let client = try RedisClient(configuration: configuration, logger: quietLogger)
             _ = try await client.ping()
             server.hang()
             defer { server.resume() }
@@ -198,7 +300,8 @@ struct RedisClientFaultTests {
         let logging = InMemoryLogHandler()
         let logger = Logger(label: "test", factory: { _ in logging })
         try await RedisServer.withServer { server in
-            try await withClient(server, logger: logger, configure: { $0.connectionCount = 1 }) { (client: RedisClient) async throws in
+            try await withClient(server, logger: logger, configure: { $0.connectionCount = 1 }) {
+                (client: RedisClient) async throws in
                 _ = try await client.ping()
                 await server.stop()
                 for _ in 0..<200 {

@@ -1,17 +1,21 @@
+import Foundation
 import HiredisClient
 import Logging
 import RedisTestSupport
 import Testing
 
+/// A logger that drops everything.
+let quietLogger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+
 /// A client for `server`, closed when `body` ends (also when it throws).
 func withClient<T>(
     _ server: RedisServer,
     unixSocket: Bool = false,
-    logger: Logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+    logger: Logger = quietLogger,
     configure: (inout RedisClientConfiguration) -> Void = { _ in },
     _ body: (RedisClient) async throws -> T
 ) async throws -> T {
-    var configuration = RedisClientConfiguration(
+    var configuration = try RedisClientConfiguration(
         endpoint: unixSocket ? .unix(path: server.unixSocketPath!) : .tcp(host: "127.0.0.1", port: server.port)
     )
     if let password = server.options.password {
@@ -20,7 +24,7 @@ func withClient<T>(
     configuration.commandTimeout = .milliseconds(500)
     configuration.connectTimeout = .milliseconds(500)
     configure(&configuration)
-    let client = RedisClient(configuration: configuration, logger: logger)
+    let client = try RedisClient(configuration: configuration, logger: logger)
     do {
         let result = try await body(client)
         await client.close()
@@ -58,5 +62,37 @@ extension RedisClientError {
             Issue.record("unexpected error \(error)")
             return nil
         }
+    }
+}
+
+/// The threads of this process, from `/proc/self/task` (Linux).
+enum ProcessThreads {
+    /// How many threads the process has now.
+    static var count: Int { taskIDs.count }
+
+    /// The names of the process's threads (`/proc/self/task/<tid>/comm`), for the threads that still exist.
+    static var names: [String] {
+        taskIDs.compactMap { id in
+            guard let comm = try? String(contentsOfFile: "/proc/self/task/\(id)/comm", encoding: .utf8) else {
+                return nil
+            }
+            return comm.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+    }
+
+    private static var taskIDs: [String] {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+    }
+
+    /// Polls until the process has at most `limit` threads, for up to `timeout`; returns the last count.
+    static func waitForCount(atMost limit: Int, timeout: Duration = .seconds(5)) async throws -> Int {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        var current = count
+        while current > limit, clock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+            current = count
+        }
+        return current
     }
 }

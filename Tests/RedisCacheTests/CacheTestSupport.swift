@@ -28,13 +28,13 @@ func withCache<T>(
     configure: (inout ResilientCacheConfiguration) -> Void = { _ in },
     _ body: (ResilientCache, FailingCacheBackend, RedisClient) async throws -> T
 ) async throws -> T {
-    var clientConfiguration = RedisClientConfiguration(endpoint: .tcp(host: "127.0.0.1", port: server.port))
+    var clientConfiguration = try RedisClientConfiguration(endpoint: .tcp(host: "127.0.0.1", port: server.port))
     if let password = server.options.password { clientConfiguration.authentication = .init(password: password) }
     clientConfiguration.commandTimeout = commandTimeout
     clientConfiguration.connectTimeout = commandTimeout
-    clientConfiguration.reconnect = .init(initialDelay: .milliseconds(20), maximumDelay: .milliseconds(100))
+    clientConfiguration.reconnect = try .init(initialDelay: .milliseconds(20), maximumDelay: .milliseconds(100))
     let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
-    let client = RedisClient(configuration: clientConfiguration, logger: quiet)
+    let client = try RedisClient(configuration: clientConfiguration, logger: quiet)
     // No faults: the wrapper only counts the calls that reach Redis.
     let counting = FailingCacheBackend(wrapping: RedisCacheBackend(client: client))
     var configuration = ResilientCacheConfiguration(namespace: "test:", breaker: testBreakerConfiguration())

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import RedisCache
 import RedisTestSupport
@@ -16,6 +17,7 @@ struct ReadmeCacheExampleTests {
                 return Array("<h1>product \(id)</h1>".utf8)
             }
             let logger = Logger(label: "catalog", factory: { _ in SwiftLogNoOpLogHandler() })
+            let clientThreadsBefore = ClientThreads.count  // the suite runs serially (`swift test --no-parallel`)
 
             // --- README example begins (URL from the test server) ---
             var configuration = ResilientCacheConfiguration(namespace: "catalog:")
@@ -41,11 +43,13 @@ struct ReadmeCacheExampleTests {
             #expect(rendered.value == 1)
             #expect(health.status == "ok")
             #expect(try server.cli("EXISTS", "catalog:product:42") == "0")
+            #expect(ClientThreads.count > clientThreadsBefore, "the cache's client runs its I/O threads while it serves")
 
             await group.triggerGracefulShutdown()
             try await running.value
 
-            // run() returned: the client the cache created is closed.
+            // run() returned: the client the cache created is closed, and its threads are gone.
+            #expect(ClientThreads.count == clientThreadsBefore)
             try await cache.set("after", Array("x".utf8))
             #expect(try server.cli("EXISTS", "catalog:after") == "0", "a closed client reaches nothing")
         }
@@ -64,5 +68,16 @@ struct ReadmeCacheExampleTests {
 
         #expect(calls.value == 1)
         #expect(breaker.state == .closed)
+    }
+}
+
+/// The threads the Redis client starts (`redis-io-N`, `redis-deadline`, `redis-close`), from `/proc/self/task`.
+enum ClientThreads {
+    static var count: Int {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+        return tasks.count { task in
+            let name = (try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8)) ?? ""
+            return name.hasPrefix("redis-")
+        }
     }
 }

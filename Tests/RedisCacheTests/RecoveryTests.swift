@@ -20,12 +20,12 @@ struct RecoveryTests {
         logger: Logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
         metrics: TestMetrics? = nil,
         configure: (inout ResilientCacheConfiguration) -> Void = { _ in }
-    ) -> (ResilientCache, RedisClient) {
-        var redis = RedisClientConfiguration(endpoint: .tcp(host: proxy.host, port: proxy.port))
+    ) throws -> (ResilientCache, RedisClient) {
+        var redis = try RedisClientConfiguration(endpoint: .tcp(host: proxy.host, port: proxy.port))
         redis.commandTimeout = .milliseconds(200)
         redis.connectTimeout = .milliseconds(200)
-        redis.reconnect = .init(initialDelay: .milliseconds(20), maximumDelay: .milliseconds(100))
-        let client = RedisClient(configuration: redis, logger: logger)
+        redis.reconnect = try .init(initialDelay: .milliseconds(20), maximumDelay: .milliseconds(100))
+        let client = try RedisClient(configuration: redis, logger: logger)
         var configuration = ResilientCacheConfiguration(
             namespace: "rec:",
             breaker: CircuitBreakerConfiguration(failureThreshold: 5, openDuration: .seconds(60), failureRateThreshold: nil)
@@ -51,7 +51,7 @@ struct RecoveryTests {
         try await RedisServer.withServer { server in
             let proxy = try FaultProxy.start(upstreamPort: server.port)
             defer { proxy.stop() }
-            let (cache, client) = proxiedCache(proxy)
+            let (cache, client) = try proxiedCache(proxy)
             let running = Task { await cache.run() }
             for index in 0..<75 { try await cache.set("k\(index)", bytes("old")) }
 
@@ -81,7 +81,7 @@ struct RecoveryTests {
             defer { proxy.stop() }
             let log = InMemoryLogHandler()
             let metrics = TestMetrics()
-            let (cache, client) = proxiedCache(proxy, logger: Logger(label: "test") { _ in log }, metrics: metrics) {
+            let (cache, client) = try proxiedCache(proxy, logger: Logger(label: "test") { _ in log }, metrics: metrics) {
                 $0.shutdownReplayTimeout = .milliseconds(300)
             }
             let running = Task { await cache.run() }
@@ -111,7 +111,7 @@ struct RecoveryTests {
             defer { proxy.stop() }
             // The defaults a service gets: probe every 250 ms, at most every 500 ms; the breaker opens for 60 s
             // (growing on each re-open).
-            let (cache, client) = proxiedCache(proxy) {
+            let (cache, client) = try proxiedCache(proxy) {
                 $0.probeInterval = ResilientCacheConfiguration().probeInterval
                 $0.maximumProbeInterval = ResilientCacheConfiguration().maximumProbeInterval
             }
@@ -155,7 +155,7 @@ struct RecoveryTests {
         try await RedisServer.withServer { server in
             let proxy = try FaultProxy.start(upstreamPort: server.port)
             defer { proxy.stop() }
-            let (first, firstClient) = proxiedCache(proxy) {
+            let (first, firstClient) = try proxiedCache(proxy) {
                 $0.durableJournalDirectory = directory
                 $0.shutdownReplayTimeout = .milliseconds(200)
             }

@@ -37,10 +37,13 @@ struct ResilientCacheScenarioTests {
     @Test func metricsAfterAScriptedScenario() async throws {
         let metrics = TestMetrics()
         try await RedisServer.withServer { server in
-            var clientConfiguration = RedisClientConfiguration(endpoint: .tcp(host: "127.0.0.1", port: server.port))
+            var clientConfiguration = try RedisClientConfiguration(endpoint: .tcp(host: "127.0.0.1", port: server.port))
             clientConfiguration.commandTimeout = .milliseconds(200)
-            clientConfiguration.reconnect = .init(initialDelay: .milliseconds(20), maximumDelay: .milliseconds(100))
-            let client = RedisClient(configuration: clientConfiguration)
+            clientConfiguration.reconnect = try .init(initialDelay: .milliseconds(20), maximumDelay: .milliseconds(100))
+            let client = try RedisClient(
+                configuration: clientConfiguration,
+                logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+            )
             var configuration = ResilientCacheConfiguration(namespace: "m:", breaker: testBreakerConfiguration())
             configuration.ttlJitter = 0
             let cache = ResilientCache(

@@ -4,6 +4,7 @@
 // that Dispatch parks the main thread in under an async main.
 import Dispatch
 import HiredisClient
+import Logging
 
 let url = CommandLine.arguments.dropFirst().first ?? "redis://127.0.0.1:6379"
 let done = DispatchSemaphore(value: 0)
@@ -12,7 +13,7 @@ Task.detached {
     do {
         var configuration = try RedisClientConfiguration(url: url)
         configuration.commandTimeout = .seconds(20)  // valgrind runs everything many times slower
-        let client = RedisClient(configuration: configuration)
+        let client = try RedisClient(configuration: configuration, logger: Logger(label: "leak-check"))
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<2_000 {
                 group.addTask {

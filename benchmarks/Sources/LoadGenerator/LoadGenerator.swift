@@ -171,7 +171,7 @@ func makeClient(url: String, connections: Int, timeout: Duration) throws -> Redi
     configuration.connectionCount = connections
     configuration.commandTimeout = timeout
     configuration.connectTimeout = timeout
-    return RedisClient(configuration: configuration, logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
+    return try RedisClient(configuration: configuration, logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
 }
 
 /// Runs `requests` calls from `concurrency` callers, each picking keys from a seeded LCG, and times each call.

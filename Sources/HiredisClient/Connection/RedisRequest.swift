@@ -22,6 +22,9 @@ final class RedisRequest: Sendable {
     private struct State {
         var progress: Progress = .waiting(nil)
         var placement = Placement()
+        /// Completed because the caller stopped waiting, not by its reply: if the command was written, its
+        /// reply is still due, and the connection must not wait for it past the deadline.
+        var abandoned = false
     }
 
     let command: RedisCommand
@@ -85,6 +88,41 @@ final class RedisRequest: Sendable {
         }
     }
 
+    /// Fails the request with `error`, or with ``RedisClientError/Code/timeout`` if its deadline has passed.
+    ///
+    /// Whichever party fails a late request — the watchdog, the I/O thread that saw its connection cut, a
+    /// shutdown, a cancellation — the caller learns what happened first: its deadline passed.
+    ///
+    /// - Returns: false when something else completed the request first.
+    @discardableResult
+    func fail(_ error: RedisClientError) -> Bool {
+        if error.code != .timeout, monotonicNanoseconds() >= deadline {
+            var timeout = timeoutError()
+            timeout.underlying = error
+            return complete(.failure(timeout))
+        }
+        return complete(.failure(error))
+    }
+
+    /// Completes the request because the calling task was cancelled. A command already written still holds its
+    /// connection until its reply comes; the deadline thread cuts the connection at the deadline if it does not
+    /// (a server that never answers must not keep the connection, and the calls queued behind it, forever).
+    func cancel() {
+        if fail(RedisClientError(.cancelled, "the calling task was cancelled")) {
+            state.withLock { $0.abandoned = true }
+        }
+    }
+
+    /// Whether the caller stopped waiting before a reply (see ``cancel()``).
+    var wasAbandoned: Bool {
+        state.withLock { $0.abandoned }
+    }
+
+    /// The error of a request whose deadline passed before its reply came.
+    func timeoutError() -> RedisClientError {
+        RedisClientError(.timeout, "no reply to \(command) within the command timeout")
+    }
+
     var isCompleted: Bool {
         state.withLock { state in
             if case .completed = state.progress { true } else { false }
@@ -103,42 +141,5 @@ final class RedisRequest: Sendable {
 
     var placement: Placement {
         state.withLock { $0.placement }
-    }
-}
-
-/// The commands of one explicit pipeline: the caller sleeps once, until the last of them has completed.
-final class PipelineGroup: Sendable {
-    private struct State {
-        var remaining: Int
-        var continuation: UnsafeContinuation<Void, Never>?
-    }
-
-    private let state: Mutex<State>
-
-    init(count: Int) {
-        state = Mutex(State(remaining: count))
-    }
-
-    /// One command completed (by reply, deadline, cancellation or shutdown).
-    func finished() {
-        let continuation = state.withLock { state -> UnsafeContinuation<Void, Never>? in
-            state.remaining -= 1
-            guard state.remaining == 0 else { return nil }
-            defer { state.continuation = nil }
-            return state.continuation
-        }
-        continuation?.resume()
-    }
-
-    /// Returns once every command of the pipeline has completed.
-    func wait() async {
-        await withUnsafeContinuation { continuation in
-            let done = state.withLock { state in
-                if state.remaining == 0 { return true }
-                state.continuation = continuation
-                return false
-            }
-            if done { continuation.resume() }
-        }
     }
 }

@@ -55,7 +55,7 @@ extension RedisClient {
         command.append(value)
         if let expiration {
             command.append("PX")
-            command.append(max(1, Int(expiration.nanoseconds / 1_000_000)))
+            command.append(max(1, expiration.wholeMilliseconds))
         }
         if let word = condition.word { command.append(word) }
         let reply = try await send(command, timeout: timeout)
@@ -92,7 +92,7 @@ extension RedisClient {
     ) async throws(RedisClientError) -> Bool {
         var command = RedisCommand("PEXPIRE")
         command.append(key)
-        command.append(Int(duration.nanoseconds / 1_000_000))
+        command.append(duration.wholeMilliseconds)
         return try await integer(send(command, timeout: timeout), for: command) == 1
     }
 
@@ -203,47 +203,8 @@ extension RedisClient {
 
     private func unexpected(_ reply: RedisReply, for command: RedisCommand) -> RedisClientError {
         if case .error(let serverError) = reply {
-            return RedisClientError(.serverError, serverError.message, serverError: serverError)
+            return RedisClientError(.serverError, serverError.message, underlying: serverError)
         }
         return RedisClientError(.unexpectedReply, "unexpected reply to \(command): \(reply)")
-    }
-}
-
-/// The keys matching a pattern, in batches, from repeated `SCAN` calls. See ``RedisClient/scan(match:count:)``.
-public struct RedisScanSequence: AsyncSequence, Sendable {
-    public typealias Element = [RedisKey]
-    public typealias Failure = RedisClientError
-
-    let client: RedisClient
-    let pattern: String?
-    let count: Int?
-
-    public struct AsyncIterator: AsyncIteratorProtocol {
-        let client: RedisClient
-        let pattern: String?
-        let count: Int?
-        var cursor: UInt64 = 0
-        var finished = false
-
-        public mutating func next(
-            isolation actor: isolated (any Actor)? = #isolation
-        ) async throws(RedisClientError) -> [RedisKey]? {
-            // SCAN may return empty batches before the end; skip them so callers only see keys.
-            while !finished {
-                let (next, keys) = try await client.scanStep(cursor: cursor, match: pattern, count: count)
-                cursor = next
-                finished = next == 0
-                if !keys.isEmpty { return keys }
-            }
-            return nil
-        }
-
-        public mutating func next() async throws(RedisClientError) -> [RedisKey]? {
-            try await next(isolation: nil)
-        }
-    }
-
-    public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(client: client, pattern: pattern, count: count)
     }
 }

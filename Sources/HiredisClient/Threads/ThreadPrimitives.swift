@@ -1,7 +1,10 @@
+internal import CHiredis
+import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// Nanoseconds on `CLOCK_MONOTONIC`, the clock the I/O and deadline threads wait on.
@@ -10,17 +13,6 @@ func monotonicNanoseconds() -> UInt64 {
     var now = timespec()
     clock_gettime(CLOCK_MONOTONIC, &now)
     return UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
-}
-
-extension Duration {
-    /// The duration in whole nanoseconds, saturating instead of trapping.
-    var nanoseconds: UInt64 {
-        let (seconds, attoseconds) = components
-        if seconds < 0 { return 0 }
-        let (product, overflow) = UInt64(seconds).multipliedReportingOverflow(by: 1_000_000_000)
-        if overflow { return .max }
-        return product &+ UInt64(attoseconds / 1_000_000_000)
-    }
 }
 
 /// A pthread mutex with a condition variable that waits on `CLOCK_MONOTONIC`.
@@ -77,27 +69,33 @@ final class ConditionLock: @unchecked Sendable {
     func signal() { pthread_cond_signal(condition) }
 }
 
-/// A thread the client owns, for blocking work that must stay off Swift's cooperative pool.
+/// A named thread the client owns, for blocking work that must stay off Swift's cooperative pool.
+///
+/// The name shows in `top -H`, `gdb`, `/proc/<pid>/task/*/comm` and crash reports, so a stuck or busy thread
+/// can be traced to the client. Each thread is joined or detached exactly once, whichever comes first.
 final class IOThread: Sendable {
     private final class Start {
-        let name: String
         let body: @Sendable () -> Void
-        init(name: String, body: @escaping @Sendable () -> Void) {
-            self.name = name
+        init(body: @escaping @Sendable () -> Void) {
             self.body = body
         }
     }
 
-    // @unchecked not needed: pthread_t is an integer on Linux.
+    /// Linux keeps at most 15 bytes of a thread's name (16 with the terminating NUL).
+    static let maximumNameLength = 15
+
+    // pthread_t is an integer on Linux, so the handle is Sendable as it is.
     private let handle: pthread_t
+    /// Set by the first of ``join()`` and ``detach()``; a pthread may be joined or detached only once.
+    private let released = Atomic<Bool>(false)
 
     private init(handle: pthread_t) {
         self.handle = handle
     }
 
-    /// Starts a thread running `body`.
+    /// Starts a thread named `name` (cut to ``maximumNameLength`` bytes) running `body`.
     static func spawn(name: String, _ body: @escaping @Sendable () -> Void) -> IOThread {
-        let start = Unmanaged.passRetained(Start(name: name, body: body)).toOpaque()
+        let start = Unmanaged.passRetained(Start(body: body)).toOpaque()
         var handle = pthread_t()
         let result = pthread_create(
             &handle,
@@ -110,17 +108,30 @@ final class IOThread: Sendable {
             start
         )
         precondition(result == 0, "pthread_create failed with \(result)")
+        // Named here rather than by the thread itself, so the name is in place before anyone can look.
+        _ = CHiredis_setThreadName(handle, String(decoding: name.utf8.prefix(maximumNameLength), as: UTF8.self))
         return IOThread(handle: handle)
     }
 
     /// Starts a thread running `body` that nobody joins; its resources go back to the system when it returns.
     static func spawnDetached(name: String, _ body: @escaping @Sendable () -> Void) {
-        let thread = spawn(name: name, body)
-        pthread_detach(thread.handle)
+        spawn(name: name, body).detach()
     }
 
-    /// Waits for the thread to return. Call once, from another thread.
+    /// Waits for the thread to return, unless it was joined or detached before. Call from another thread.
     func join() {
+        guard claim() else { return }
         pthread_join(handle, nil)
+    }
+
+    /// Lets the thread's resources go back to the system when it returns, without waiting for it; for a
+    /// thread nobody will join (its owner was dropped). Does nothing if the thread was joined or detached.
+    func detach() {
+        guard claim() else { return }
+        pthread_detach(handle)
+    }
+
+    private func claim() -> Bool {
+        released.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
     }
 }

@@ -1,0 +1,385 @@
+import Logging
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
+
+/// One connection of the pool and the thread that drives it: the queue of commands, the write batches, the
+/// reconnects.
+///
+/// Why a thread per connection with hiredis's blocking API, rather than one epoll loop over non-blocking
+/// contexts: on this 2-core target the pool is small (4 by default), so four mostly-sleeping threads cost little;
+/// the blocking API gives connect timeouts, `AUTH` and `SELECT` for free; and auto-pipelining falls out of the
+/// loop below. Measured with `benchmarks/run client`: at 50 callers the batches this loop forms make it faster
+/// than redis-benchmark's 50 unpipelined connections (figures in the README). Hiredis calls happen only on this
+/// thread, through the ``HiredisContext`` it owns, never on Swift's cooperative pool.
+///
+/// The loop: sleep until commands are queued; take *all* of them as one batch; append each to the context;
+/// read the replies in order, the first read flushing the whole batch in one `write` (auto-pipelining). Replies
+/// are matched to requests by position.
+///
+/// Deadlines are not enforced here (the thread may be blocked in `read`): ``DeadlineWatchdog`` fails late
+/// requests and calls ``abort(batch:now:)``, which `shutdown(2)`s the socket so the blocked read returns.
+final class RedisConnection: @unchecked Sendable {
+    // @unchecked: everything under "guarded by lock" is only touched with `lock` held; everything under
+    // "I/O thread only" belongs to the I/O thread alone.
+
+    private let configuration: RedisClientConfiguration
+    private let logger: Logger
+    private let index: Int
+    private let pending: PendingCounter
+    private let spinToken: SpinToken
+    let lock = ConditionLock()
+
+    // guarded by lock
+    private var queue: [RedisRequest] = []
+    private var spare: [RedisRequest] = []
+    private var closed = false
+    private var sleeping = false
+    private var connected = false
+    private var socket: Int32 = -1
+    private var batchInFlight: UInt64 = 0
+    /// The latest deadline among the queued requests, and among those of the batch in flight.
+    private var queueDeadline: UInt64 = 0
+    private var batchDeadline: UInt64 = 0
+    /// The batch the watchdog will cut once ``batchDeadline`` has passed.
+    private var cutScheduled: UInt64 = 0
+    private var abortedBatch: UInt64 = 0
+    private var backoffUntil: UInt64 = 0
+    private var connectError: RedisClientError?
+
+    // I/O thread only
+    private var context: HiredisContext?
+    private var batchCounter: UInt64 = 0
+    private var backoff: ReconnectBackoff
+    private var wasConnected = false
+    private var lastBatchSize = 0
+    private var loggedDown = false
+
+    private var thread: IOThread?  // guarded by lock
+
+    /// Commands queued or in flight here, read without the lock to pick the least busy connection.
+    let load = Atomic<Int>(0)
+    /// Bumped by every enqueue, so the I/O thread can watch for work without taking the lock while it spins.
+    private let enqueued = Atomic<UInt64>(0)
+    /// How long an idle I/O thread polls for the next command before it sleeps, after a small batch. A caller
+    /// that waits for each reply before sending the next command would otherwise pay a wake-up of this thread on
+    /// every call. Measured with `benchmarks/run client` on 2 vCPUs: one caller's GET went from ~0.8x to
+    /// 1.4-2.7x redis-benchmark -c 1 with this and ``pollReplyFor``, while 50 callers kept their throughput.
+    private static let spinBeforeSleep: UInt64 = 50_000
+
+    init(
+        configuration: RedisClientConfiguration,
+        index: Int,
+        pending: PendingCounter,
+        spinToken: SpinToken,
+        logger: Logger
+    ) {
+        self.configuration = configuration
+        self.spinToken = spinToken
+        self.index = index
+        self.pending = pending
+        self.backoff = ReconnectBackoff(configuration.reconnect)
+        var logger = logger
+        logger[metadataKey: "redis.connection"] = "\(index)"
+        logger[metadataKey: "redis.endpoint"] = "\(configuration.endpoint)"
+        self.logger = logger
+    }
+
+    func start() {
+        let thread = IOThread.spawn(name: "redis-io-\(index)") { [self] in run() }
+        lock.withLock { self.thread = thread }
+    }
+
+    /// Whether a call here would fail at once because the last connect failed and the backoff has not passed.
+    var isBackingOff: Bool {
+        lock.withLock { !connected && monotonicNanoseconds() < backoffUntil }
+    }
+
+    /// Queues `requests` together, in order, so they go out in one write; returns the reason when they cannot
+    /// be queued (then none is).
+    func enqueue(_ requests: some Collection<RedisRequest>) -> RedisClientError? {
+        var latest: UInt64 = 0
+        for request in requests { latest = max(latest, request.deadline) }
+        lock.lock()
+        if closed {
+            lock.unlock()
+            return RedisClientError(.closed, "the client is closed")
+        }
+        if !connected, let connectError, monotonicNanoseconds() < backoffUntil {
+            lock.unlock()
+            var error = connectError
+            error.message += " (next attempt after backoff)"
+            return error
+        }
+        queue.append(contentsOf: requests)
+        queueDeadline = max(queueDeadline, latest)
+        load.wrappingAdd(requests.count, ordering: .relaxed)
+        enqueued.wrappingAdd(1, ordering: .releasing)
+        let wake = sleeping
+        sleeping = false
+        lock.unlock()
+        if wake { lock.signal() }
+        return nil
+    }
+
+    /// Cuts the connection if `batch` is still in flight, because a command in it timed out: the replies still
+    /// to come are matched by position, and a hung server would keep the I/O thread blocked in `read`.
+    ///
+    /// The cut waits until the last deadline in the batch has passed. Until then the other commands of the batch
+    /// may still get their replies (a reply that comes for the timed-out command is read and dropped, so the
+    /// stream stays in order); cutting earlier would fail them for a neighbour's timeout, not their own.
+    ///
+    /// - Returns: when to call again because the cut has to wait, or `nil`.
+    func abort(batch: UInt64, now: UInt64) -> UInt64? {
+        lock.withLock {
+            guard batchInFlight == batch, socket >= 0, abortedBatch != batch else { return nil }
+            if now < batchDeadline {
+                if cutScheduled == batch { return nil }  // the watchdog already has it
+                cutScheduled = batch
+                return batchDeadline
+            }
+            abortedBatch = batch
+            shutdown(socket, Int32(SHUT_RDWR))
+            return nil
+        }
+    }
+
+    /// Fails queued requests with ``RedisClientError/Code/closed``, wakes the thread and waits for it to free
+    /// its context and exit.
+    func close() {
+        let (orphans, thread): ([RedisRequest], IOThread?) = lock.withLock {
+            closed = true
+            if socket >= 0 { shutdown(socket, Int32(SHUT_RDWR)) }
+            let orphans = queue
+            queue = []
+            sleeping = false
+            return (orphans, self.thread)
+        }
+        lock.signal()
+        fail(orphans, RedisClientError(.closed, "the client was closed before the command was sent"))
+        thread?.join()
+    }
+
+    /// Tells the thread to exit without waiting for it (from ``RedisClient``'s deinit): it frees its context
+    /// and its resources go back to the system when it returns.
+    func closeWithoutWaiting() {
+        let (orphans, thread): ([RedisRequest], IOThread?) = lock.withLock {
+            closed = true
+            if socket >= 0 { shutdown(socket, Int32(SHUT_RDWR)) }
+            let orphans = queue
+            queue = []
+            return (orphans, self.thread)
+        }
+        lock.signal()
+        thread?.detach()
+        fail(orphans, RedisClientError(.closed, "the client was released before the command was sent"))
+    }
+
+    // MARK: - The I/O thread
+
+    private func run() {
+        var batch: [RedisRequest] = []
+        while true {
+            spinWhileIdle()
+            lock.lock()
+            while queue.isEmpty && !closed {
+                sleeping = true
+                lock.wait()
+            }
+            if closed {
+                lock.unlock()
+                break
+            }
+            batchCounter &+= 1
+            let batchID = batchCounter
+            swap(&batch, &queue)
+            queue = spare
+            spare = []
+            batchInFlight = batchID
+            batchDeadline = queueDeadline
+            queueDeadline = 0
+            lock.unlock()
+
+            process(&batch, id: batchID)
+
+            lock.lock()
+            batchInFlight = 0
+            batch.removeAll(keepingCapacity: true)
+            spare = batch
+            batch = []
+            lock.unlock()
+        }
+        disconnect(reason: nil)
+    }
+
+    /// Polls for new work for up to ``spinBeforeSleep`` before the loop goes to sleep on the condition.
+    private func spinWhileIdle() {
+        guard configuration.busyPolling else { return }
+        let seen = enqueued.load(ordering: .acquiring)
+        if lock.withLock({ !queue.isEmpty || closed }) { return }
+        guard lastBatchSize <= Self.spinBatchLimit, spinToken.tryAcquire() else { return }
+        defer { spinToken.release() }
+        let until = monotonicNanoseconds() &+ Self.spinBeforeSleep
+        while enqueued.load(ordering: .acquiring) == seen {
+            if monotonicNanoseconds() >= until { return }
+        }
+    }
+
+    private func process(_ batch: inout [RedisRequest], id: UInt64) {
+        pending.subtract(batch.count)
+        lastBatchSize = batch.count
+        // Every request leaves `load` before its caller resumes, so a caller that sends its next command
+        // right away finds this connection idle again and does not wander to a sleeping one.
+        var unaccounted = batch.count
+        defer { load.wrappingSubtract(unaccounted, ordering: .relaxed) }
+        if context == nil {
+            if let error = connect(batch: id) {
+                fail(batch, error)
+                return
+            }
+        }
+        guard let context else { return }
+
+        var written = 0
+        for index in batch.indices {
+            let request = batch[index]
+            guard request.place(on: self, batch: id) else { continue }  // timed out or cancelled while queued
+            context.append(request.command)
+            batch[written] = request
+            written += 1
+        }
+
+        for position in 0..<written {
+            if configuration.busyPolling { awaitReadable(context) }
+            let result: Result<RedisReply, RedisClientError>
+            do {
+                result = try context.readReply()
+            } catch {
+                let error = transportError(error, batch: id)
+                fail(batch[position..<written], error)
+                disconnect(reason: error)
+                return
+            }
+            load.wrappingSubtract(1, ordering: .relaxed)
+            unaccounted -= 1
+            batch[position].complete(result)
+        }
+    }
+
+    /// Busy-polling pays off when callers wait for each reply (batches of one or two); with larger batches the
+    /// thread has work anyway, and polling would only take CPU from Redis and the callers.
+    static let spinBatchLimit = 2
+
+    /// How long the thread polls the socket for a reply before it blocks in `read`.
+    static let pollReplyFor: UInt64 = 100_000
+
+    /// Flushes the output buffer and polls the socket for a reply for up to ``pollReplyFor`` before the
+    /// blocking read, so a fast server's reply is picked up without the thread being put to sleep and woken.
+    private func awaitReadable(_ context: HiredisContext) {
+        // The read would flush first too; the reply cannot come before the command has left.
+        guard context.flush() else { return }
+        // A reply already in the reader's buffer needs no read at all.
+        if context.hasBufferedInput { return }
+        guard lastBatchSize <= Self.spinBatchLimit, spinToken.tryAcquire() else { return }
+        defer { spinToken.release() }
+        var descriptor = pollfd(fd: context.fileDescriptor, events: Int16(POLLIN), revents: 0)
+        let until = monotonicNanoseconds() &+ Self.pollReplyFor
+        repeat {
+            if poll(&descriptor, 1, 0) != 0 { return }
+        } while monotonicNanoseconds() < until
+    }
+
+    /// Connects, authenticates and selects the database; returns the error if any step fails.
+    private func connect(batch: UInt64) -> RedisClientError? {
+        let made: HiredisContext
+        do {
+            made = try HiredisContext.connect(to: configuration.endpoint, timeout: configuration.connectTimeout)
+        } catch {
+            return connectFailed(error)
+        }
+        lock.withLock { socket = made.fileDescriptor }
+        if configuration.keepAlive, configuration.endpoint.isTCP {
+            made.enableKeepAlive()
+        }
+        // The handshake below is bounded by the connect timeout; commands afterwards by the watchdog.
+        made.setTimeout(configuration.connectTimeout)
+        let failure = ConnectionHandshake.run(on: made, configuration: configuration) { error in
+            transportError(error, batch: batch)
+        }
+        if let failure {
+            // Forget the socket before the context closes it: its number may be reused at once.
+            lock.withLock { socket = -1 }
+            return connectFailed(failure)
+        }
+        made.setTimeout(.zero)
+        context = made
+        backoff.succeeded()
+        lock.withLock {
+            connected = true
+            connectError = nil
+            backoffUntil = 0
+        }
+        if !wasConnected || loggedDown {
+            logger.info("redis connection established")
+        }
+        wasConnected = true
+        loggedDown = false
+        return nil
+    }
+
+    private func connectFailed(_ error: RedisClientError) -> RedisClientError {
+        let delay = backoff.failed()
+        lock.withLock {
+            connected = false
+            connectError = error
+            backoffUntil = monotonicNanoseconds() + delay
+        }
+        if !loggedDown {
+            logger.warning("redis connection failed", metadata: ["error": "\(error)"])
+            loggedDown = true
+        }
+        return error
+    }
+
+    private func disconnect(reason: RedisClientError?) {
+        guard context != nil else { return }
+        lock.withLock {
+            socket = -1
+            connected = false
+        }
+        self.context = nil  // frees the hiredis context, closing the socket
+        if let reason, !loggedDown {
+            logger.warning("redis connection lost", metadata: ["error": "\(reason)"])
+            loggedDown = true
+        }
+    }
+
+    /// What a failed read or write means, given whether this connection cut its socket on purpose.
+    private func transportError(_ error: RedisClientError, batch: UInt64) -> RedisClientError {
+        let (closed, aborted) = lock.withLock { (self.closed, abortedBatch == batch) }
+        if closed {
+            return RedisClientError(.closed, "the client was closed while the command was in flight")
+        }
+        if aborted {
+            return RedisClientError(
+                .connectionLost,
+                "connection cut because the commands on it timed out (their replies would come out of order)"
+            )
+        }
+        return error
+    }
+
+    private func fail(_ requests: some Collection<RedisRequest>, _ error: RedisClientError) {
+        for request in requests { request.fail(error) }
+    }
+}
+
+extension RedisClientConfiguration.Endpoint {
+    var isTCP: Bool {
+        if case .tcp = base { true } else { false }
+    }
+}
