@@ -1,25 +1,6 @@
 @testable import RedisCache
 import Testing
 
-struct GlobPatternTests {
-    @Test(arguments: [
-        ("user:*", "user:42", true), ("user:*", "users:42", false), ("*", "", true),
-        ("a?c", "abc", true), ("a?c", "ac", false), ("[abc]x", "bx", true), ("[abc]x", "dx", false),
-        ("[^a]x", "bx", true), ("[^a]x", "ax", false), ("k[0-9]", "k7", true), ("k[0-9]", "kx", false),
-        ("a\\*b", "a*b", true), ("a\\*b", "axb", false), ("*:end", "x:y:end", true), ("a*b*c", "aXbYc", true),
-        ("a*b*c", "aXbY", false),
-    ])
-    func matchesLikeRedis(pattern: String, text: String, expected: Bool) {
-        #expect(GlobPattern(pattern).matches(text) == expected)
-    }
-
-    @Test func anEscapedNamespaceMatchesOnlyItself() {
-        let namespace = GlobPattern.escape("app[1]*:")
-        #expect(GlobPattern(namespace + "*").matches("app[1]*:key"))
-        #expect(!GlobPattern(namespace + "*").matches("app1x:key"))
-    }
-}
-
 struct InvalidationJournalTests {
     typealias Journal = InvalidationJournal<ContinuousClock.Instant>
     let t0 = ContinuousClock().now
