@@ -44,18 +44,21 @@ final class PatternIndex: Sendable {
     }
 
     func matches(_ key: UnsafeBufferPointer<UInt8>) -> Bool {
-        var node = root
-        var depth = 0
-        while true {
-            if depth == key.count && !node.literals.isEmpty { return true }
-            for glob in node.wildcards where glob.rest.matches(key, from: depth) { return true }
-            if depth == key.count { return false }
-            guard let child = node.child(startingWith: key[depth]) else { return false }
-            let label = child.label
-            if key.count - depth < label.count { return false }
-            for offset in 1..<label.count where label[offset] != key[depth + offset] { return false }
-            depth += label.count
-            node = child
+        // The walk borrows the nodes instead of retaining each one it passes: they are all owned by `root`,
+        // which `self` keeps alive for the whole walk.
+        withExtendedLifetime(self) {
+            var node = Unmanaged.passUnretained(root)
+            var depth = 0
+            while true {
+                let step = node._withUnsafeGuaranteedRef { node in node.step(key, at: depth) }
+                switch step {
+                case .matched: return true
+                case .unmatched: return false
+                case .descend(let child, let next):
+                    node = child
+                    depth = next
+                }
+            }
         }
     }
 
@@ -131,6 +134,36 @@ final class PatternIndex: Sendable {
         }
 
         private var isVacant: Bool { literals.isEmpty && wildcards.isEmpty }
+
+        enum Step {
+            case matched
+            case unmatched
+            case descend(Unmanaged<Node>, depth: Int)
+        }
+
+        /// Tests the patterns stored here against `key`, of which the first `depth` bytes spell this node's
+        /// path, and finds the child to go on with.
+        @inline(__always)
+        func step(_ key: UnsafeBufferPointer<UInt8>, at depth: Int) -> Step {
+            if depth == key.count && !literals.isEmpty { return .matched }
+            for glob in wildcards where glob.rest.matches(key, from: depth) { return .matched }
+            if depth == key.count { return .unmatched }
+            let (index, found) = slot(for: key[depth])
+            if !found { return .unmatched }
+            return children[index].following(key, at: depth)
+        }
+
+        @inline(__always)
+        private func following(_ key: UnsafeBufferPointer<UInt8>, at depth: Int) -> Step {
+            let length = label.count
+            if key.count - depth < length { return .unmatched }
+            var offset = 1
+            while offset < length {
+                if label[offset] != key[depth + offset] { return .unmatched }
+                offset += 1
+            }
+            return .descend(Unmanaged.passUnretained(self), depth: depth + length)
+        }
 
         /// The position of the child whose label starts with `byte`, or where it would go.
         private func slot(for byte: UInt8) -> (index: Int, found: Bool) {
