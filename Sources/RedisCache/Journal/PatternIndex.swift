@@ -12,7 +12,7 @@
 final class PatternIndex: Sendable {
     static let empty = PatternIndex(root: Node(label: []), count: 0)
 
-    /// The namespace-wide default for ``patternsPerRead``'s cap in the invalidation journal.
+    /// The invalidation journal's default cap on ``patternsPerRead``.
     static let defaultPatternsPerReadLimit = 32
 
     private let root: Node
@@ -24,7 +24,7 @@ final class PatternIndex: Sendable {
         self.count = count
     }
 
-    /// An index of `globs` (duplicates once).
+    /// An index of `globs`, each pattern once.
     convenience init(_ globs: some Sequence<GlobPattern>) {
         var index = PatternIndex.empty
         for glob in globs { index = index.inserting(glob) }
