@@ -89,9 +89,16 @@ final class JournalKeeper: Sendable {
     /// False only when nothing is journaled; one atomic load.
     var mayHoldEntries: Bool { size.load(ordering: .acquiring) != 0 }
 
+    /// Whether a read of `key` must be a miss. The lock covers a dictionary lookup and taking the journal's
+    /// pattern index, an immutable snapshot; the patterns are matched after the lock is released.
     func fences(_ key: String) -> Bool {
         if size.load(ordering: .acquiring) == 0 { return false }
-        return journal.withLock { $0.fences(key) }
+        let patterns: PatternIndex? = journal.withLock { journal in
+            if journal.fencesWithoutPatterns(key) { return nil }
+            return journal.patternIndex
+        }
+        guard let patterns else { return true }
+        return patterns.matches(key)
     }
 
     func record(key: String) {

@@ -1,24 +1,6 @@
-@testable import RedisCache
 import Testing
 
-struct GlobPatternTests {
-    @Test(arguments: [
-        ("user:*", "user:42", true), ("user:*", "users:42", false), ("*", "", true),
-        ("a?c", "abc", true), ("a?c", "ac", false), ("[abc]x", "bx", true), ("[abc]x", "dx", false),
-        ("[^a]x", "bx", true), ("[^a]x", "ax", false), ("k[0-9]", "k7", true), ("k[0-9]", "kx", false),
-        ("a\\*b", "a*b", true), ("a\\*b", "axb", false), ("*:end", "x:y:end", true), ("a*b*c", "aXbYc", true),
-        ("a*b*c", "aXbY", false),
-    ])
-    func matchesLikeRedis(pattern: String, text: String, expected: Bool) {
-        #expect(GlobPattern(pattern).matches(text) == expected)
-    }
-
-    @Test func anEscapedNamespaceMatchesOnlyItself() {
-        let namespace = GlobPattern.escape("app[1]*:")
-        #expect(GlobPattern(namespace + "*").matches("app[1]*:key"))
-        #expect(!GlobPattern(namespace + "*").matches("app1x:key"))
-    }
-}
+@testable import RedisCache
 
 struct InvalidationJournalTests {
     typealias Journal = InvalidationJournal<ContinuousClock.Instant>
@@ -106,5 +88,121 @@ struct InvalidationJournalTests {
         journal.dropExpired(now: t0 + .seconds(60), longestTTL: .seconds(30))
         #expect(!journal.fences("old"))
         #expect(journal.fences("young"))
+    }
+
+    // MARK: - Patterns through the index
+
+    @Test func patternsFenceThroughTheIndexWithEscapesWildcardsAndClasses() {
+        var journal = Journal(capacity: 100, policy: .flushNamespace)
+        let namespace = GlobPattern.escape("app[1]:")
+        for pattern in ["user:*", "order:?", "cart:[0-9]", "*:profile", "a\\*b", "exact"] {
+            _ = journal.record(pattern: namespace + pattern, at: t0)
+        }
+        for fenced in ["user:1", "order:7", "cart:3", "x:profile", "a*b", "exact"] {
+            #expect(journal.fences("app[1]:" + fenced), "\(fenced)")
+        }
+        for open in ["users:1", "order:77", "cart:x", "x:profiles", "axb", "exact2", "exac"] {
+            #expect(!journal.fences("app[1]:" + open), "\(open)")
+        }
+        #expect(!journal.fences("app1:user:1"), "the escaped namespace is literal")
+        #expect(journal.patternIndex.count == 6)
+    }
+
+    @Test func aPatternReplayedIsNoLongerFencedUnlessRecordedAgain() {
+        var journal = Journal(capacity: 10, policy: .flushNamespace)
+        _ = journal.record(pattern: "ns:user:*", at: t0)
+        _ = journal.record(pattern: "ns:order:*", at: t0)
+        let replay = journal.replay(now: t0 + .seconds(1))
+        _ = journal.record(pattern: "ns:order:*", at: t0 + .seconds(2))  // failed again during the replay
+        journal.acknowledge(replay)
+        #expect(!journal.fences("ns:user:1"))
+        #expect(journal.fences("ns:order:1"))
+        #expect(journal.patternIndex.count == 1)
+        journal.dropExpired(now: t0 + .seconds(100), longestTTL: .seconds(10))
+        #expect(!journal.fences("ns:order:1"))
+        #expect(journal.patternIndex.isEmpty && journal.isEmpty)
+    }
+
+    @Test func aFlushAcknowledgedClearsTheIndexOfEverythingItCovered() {
+        var journal = Journal(capacity: 2, policy: .flushNamespace)
+        _ = journal.record(pattern: "ns:a*", at: t0)
+        _ = journal.record(pattern: "ns:b*", at: t0)
+        let overflowed = journal.record(pattern: "ns:c*", at: t0)  // over capacity
+        #expect(overflowed)
+        #expect(journal.patternIndex.isEmpty)
+        let replay = journal.replay(now: t0 + .seconds(1))
+        journal.acknowledge(replay)
+        #expect(journal.isEmpty && !journal.fences("ns:a1"))
+    }
+
+    @Test func patternsEveryReadMeetsAreCappedAndTheCapFencesTheNamespace() {
+        var journal = Journal(capacity: 100, policy: .flushNamespace, patternsPerReadLimit: 3)
+        for index in 0..<3 {
+            let overflowed = journal.record(pattern: "ns:*\(index)", at: t0)
+            #expect(!overflowed)
+        }
+        #expect(!journal.fences("ns:x"))
+        let overflowed = journal.record(pattern: "ns:*3", at: t0 + .seconds(1))
+        #expect(overflowed, "a fourth pattern every read meets overflows")
+        #expect(journal.isOverflowed && journal.overflows == 1)
+        #expect(journal.fences("ns:x"))
+        let replay = journal.replay(now: t0 + .seconds(2))
+        #expect(replay.flushNamespace)
+        journal.acknowledge(replay)
+        #expect(!journal.fences("ns:x") && journal.isEmpty)
+    }
+
+    @Test func theCapCountsOnlyPatternsOnTheSamePath() {
+        var journal = Journal(capacity: 10_000, policy: .flushNamespace, patternsPerReadLimit: 2)
+        for index in 0..<10_000 { _ = journal.record(pattern: "ns:user:\(index):*", at: t0) }
+        #expect(!journal.isOverflowed, "10,000 patterns with distinct prefixes: each read tests at most one")
+        #expect(journal.patternIndex.patternsPerRead == 1)
+        #expect(journal.fences("ns:user:9999:name") && !journal.fences("ns:user:9999"))
+    }
+
+    @Test func underDropOldestTheCapForgetsTheOldestPatternTheSameReadsTest() {
+        var journal = Journal(capacity: 100, policy: .dropOldest, patternsPerReadLimit: 2)
+        _ = journal.record(pattern: "ns:*a", at: t0)
+        _ = journal.record(pattern: "ns:u*", at: t0 + .seconds(1))
+        _ = journal.record(pattern: "ns:v*", at: t0 + .seconds(2))  // another path: no crowding
+        #expect(journal.dropped == 0)
+        let overflowed = journal.record(pattern: "ns:*b", at: t0 + .seconds(3))
+        #expect(overflowed, "ns:u… and ns:v… reads would test 3")
+        #expect(journal.overflows == 1)
+        #expect(!journal.isOverflowed, "dropOldest never fences the namespace")
+        #expect(!journal.fences("ns:xa"), "the oldest, ns:*a, is forgotten")
+        #expect(journal.fences("ns:xb") && journal.fences("ns:u1") && journal.fences("ns:v1"))
+        #expect(journal.dropped == 1 && journal.count == 3)
+        #expect(journal.patternIndex.patternsPerRead == 2)
+    }
+
+    // MARK: - Cost of a fence check
+
+    @Test func tenThousandFenceChecksAgainstTenThousandPatternsTakeLittleTime() {
+        var journal = Journal(capacity: 10_000, policy: .flushNamespace)
+        for index in 0..<10_000 { _ = journal.record(pattern: "ns:user:\(index):*", at: t0) }
+        #expect(journal.count == 10_000 && !journal.isOverflowed)
+        let keys = (0..<10_000).map { "ns:user:\($0)" }
+        let clock = ContinuousClock()
+        var fenced = 0
+        let elapsed = clock.measure {
+            for key in keys where journal.fences(key) { fenced += 1 }
+            for key in keys.prefix(1000) where journal.fences(key + ":name") { fenced += 1 }
+        }
+        #expect(fenced == 1000)
+        #expect(elapsed < .seconds(1), "took \(elapsed)")
+    }
+
+    @Test func theWorstCasePatternOnAOneKiBKeyTakesLittleTime() {
+        var journal = Journal(capacity: 10, policy: .flushNamespace)
+        _ = journal.record(pattern: "ns:" + String(repeating: "*a", count: 30) + "*b", at: t0)
+        _ = journal.record(pattern: "ns:" + String(repeating: "*a", count: 30) + "*b*", at: t0)
+        let key = "ns:" + String(repeating: "a", count: 1021)
+        let clock = ContinuousClock()
+        let elapsed = clock.measure {
+            for _ in 0..<1000 { #expect(!journal.fences(key)) }
+        }
+        #expect(journal.fences(key + "b"))
+        #expect(elapsed < .seconds(1), "took \(elapsed)")
     }
 }

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # ResilientCache (get, set, and fetch on hits) against the bare HiredisClient (get, set) at 50 concurrent
-# callers, in the same run on the same server (overhead ratio), beside redis-benchmark -c 50; then GET latency while the server is hung (SIGSTOP):
-# through the cache once its breaker is open (fast-fail) and through the bare client (each call pays the
-# command timeout). Figures are medians of RUNS runs (default 5). Appends JSON rows to the file given as $1.
+# callers, in the same run on the same server (overhead ratio), beside redis-benchmark -c 50. Then GET through
+# the cache while its journal holds pattern invalidations awaiting replay (10,000 patterns; the worst-case
+# pattern on 1 KiB keys) against GET with an empty journal on the same keys (target: within 2x), and the fence
+# check alone (breaker held open, so no network) in ns per GET. Then GET latency while the server is hung
+# (SIGSTOP): through the cache once its breaker is open (fast-fail) and through the bare client (each call pays
+# the command timeout). Figures are medians of RUNS runs (default 5). Appends JSON rows to the file given as $1.
 set -euo pipefail
 rows="$1"
 BENCH_DIR="$(cd "$(dirname "$0")/.." && pwd)"
@@ -10,6 +13,7 @@ source "$BENCH_DIR/suites/lib.sh"
 runs="${RUNS:-5}"
 keyspace=10000
 requests=150000
+fenced_requests="${FENCED_REQUESTS:-100000}"
 
 build_load_generator
 start_redis
@@ -63,6 +67,90 @@ row = {
 open(rows, "a").write(json.dumps(row) + "\n")
 print(f"| {'fetch (hits) vs GET' if through == 'fetch' else op.upper()} | {row['ours_ops_per_sec']} | {row['client_ops_per_sec']} | {row['overhead_ratio']:.3f} | "
       f"{row['redis_benchmark_ops_per_sec']} | {row['p50_us']} | {row['p99_us']} | {row['client_p50_us']} | {row['client_p99_us']} |")
+PY
+done
+
+echo
+echo "### cache: GET with journaled pattern invalidations awaiting replay, against an empty journal, 50 callers"
+echo
+echo "| journal | key bytes | ops/s | empty journal ops/s | journal / empty | p50 µs | empty p50 µs | p99 µs | empty p99 µs |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+# 10,000 patterns key:<id>:* (the keys' own prefix, so every read walks the index deep and matches none); the
+# worst-case pattern *a*a…*b (20 stars) and its open-ended form *a*a…*b* on 1 KiB keys.
+for variant in "patterns 16 10000" "worst 1024 1000" "worst-open 1024 1000"; do
+    set -- $variant
+    journal="$1"; key_bytes="$2"; space="$3"
+    fenced=(); empty=()
+    for run in $(seq "$runs"); do
+        one_fenced() { "$LOAD_GENERATOR" fenced-get --url "$url" --journal "$journal" --key-bytes "$key_bytes" \
+            --key-space "$space" --concurrency 50 --requests "$fenced_requests"; }
+        one_empty() { "$LOAD_GENERATOR" fenced-get --url "$url" --journal empty --key-bytes "$key_bytes" \
+            --key-space "$space" --concurrency 50 --requests "$fenced_requests"; }
+        if [ $((run % 2)) = 1 ]; then
+            empty+=("$(one_empty)"); fenced+=("$(one_fenced)")
+        else
+            fenced+=("$(one_fenced)"); empty+=("$(one_empty)")
+        fi
+    done
+    python3 - "$journal" "$key_bytes" "$rows" "${fenced[@]}" -- "${empty[@]}" <<'PY'
+import json, statistics, sys
+journal, key_bytes, rows = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+rest = sys.argv[4:]
+split = rest.index("--")
+fenced = [json.loads(x) for x in rest[:split]]
+empty = [json.loads(x) for x in rest[split + 1:]]
+med = statistics.median
+label = {"patterns": "10,000 patterns key:<id>:*", "worst": "*a*a…*b (20 stars)", "worst-open": "*a*a…*b* (20 stars)"}[journal]
+row = {
+    "suite": "cache", "name": f"GET {key_bytes}B key, journal: {label}, c=50 through ResilientCache", "callers": 50,
+    "key_bytes": key_bytes, "ours_ops_per_sec": round(med(r["ops_per_sec"] for r in fenced)),
+    "empty_journal_ops_per_sec": round(med(r["ops_per_sec"] for r in empty)),
+    # Median of the per-pair ratios, as above; the target is >= 0.5 (within 2x of an empty journal).
+    "journal_ratio": round(med(f["ops_per_sec"] / e["ops_per_sec"] for f, e in zip(fenced, empty)), 3),
+    "p50_us": med(r["p50_us"] for r in fenced), "p99_us": med(r["p99_us"] for r in fenced),
+    "empty_p50_us": med(r["p50_us"] for r in empty), "empty_p99_us": med(r["p99_us"] for r in empty),
+    "runs": len(fenced), "errors": sum(r["errors"] for r in fenced + empty),
+}
+open(rows, "a").write(json.dumps(row) + "\n")
+print(f"| {label} | {key_bytes} | {row['ours_ops_per_sec']} | {row['empty_journal_ops_per_sec']} | {row['journal_ratio']:.3f} | "
+      f"{row['p50_us']} | {row['empty_p50_us']} | {row['p99_us']} | {row['empty_p99_us']} |")
+PY
+done
+
+echo
+echo "### cache: the fence check alone, same journals: breaker held open (nothing reaches Redis), 1 caller"
+echo
+echo "| journal | key bytes | ns per GET | empty journal ns per GET | difference ns |"
+echo "|---|---:|---:|---:|---:|"
+for variant in "patterns 16 10000" "worst 1024 1000" "worst-open 1024 1000"; do
+    set -- $variant
+    journal="$1"; key_bytes="$2"; space="$3"
+    fenced=(); empty=()
+    for run in $(seq "$runs"); do
+        one() { "$LOAD_GENERATOR" fenced-get --url "$url" --journal "$1" --key-bytes "$key_bytes" --key-space "$space" \
+            --requests 1000000 --fence-only; }
+        if [ $((run % 2)) = 1 ]; then
+            empty+=("$(one empty)"); fenced+=("$(one "$journal")")
+        else
+            fenced+=("$(one "$journal")"); empty+=("$(one empty)")
+        fi
+    done
+    python3 - "$journal" "$key_bytes" "$rows" "${fenced[@]}" -- "${empty[@]}" <<'PY'
+import json, statistics, sys
+journal, key_bytes, rows = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+rest = sys.argv[4:]
+split = rest.index("--")
+fenced = [json.loads(x)["ns_per_get"] for x in rest[:split]]
+empty = [json.loads(x)["ns_per_get"] for x in rest[split + 1:]]
+med = statistics.median
+label = {"patterns": "10,000 patterns key:<id>:*", "worst": "*a*a…*b (20 stars)", "worst-open": "*a*a…*b* (20 stars)"}[journal]
+row = {
+    "suite": "cache", "name": f"fence check, {key_bytes}B key, journal: {label}, breaker open, 1 caller",
+    "key_bytes": key_bytes, "ns_per_get": med(fenced), "empty_journal_ns_per_get": med(empty),
+    "difference_ns": round(med(f - e for f, e in zip(fenced, empty)), 1), "runs": len(fenced),
+}
+open(rows, "a").write(json.dumps(row) + "\n")
+print(f"| {label} | {key_bytes} | {row['ns_per_get']} | {row['empty_journal_ns_per_get']} | {row['difference_ns']} |")
 PY
 done
 

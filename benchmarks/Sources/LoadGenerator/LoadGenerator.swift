@@ -13,7 +13,7 @@ struct LoadGenerator: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "load-generator",
         abstract: "Drive load through HiredisClient or ResilientCache and report throughput and latency percentiles.",
-        subcommands: [Throughput.self, Outage.self, FaultTimeline.self, FailureSweep.self],
+        subcommands: [Throughput.self, Outage.self, FaultTimeline.self, FailureSweep.self, FencedGet.self],
         defaultSubcommand: Throughput.self
     )
 }
