@@ -87,14 +87,13 @@ public struct RedisCacheBackend: CacheBackend {
     /// journal of hundreds of patterns after an outage costs one walk of the namespace.
     public func invalidate(matchingAnyOf patterns: [String], within scope: String) async throws(CacheError) -> Int {
         if patterns.count == 1 { return try await invalidate(pattern: patterns[0]) }
-        let globs = patterns.map(GlobPattern.init)
+        // Indexed by literal prefix: each scanned key is tested against the patterns on its path only, so a
+        // journal of thousands of patterns costs about one match per key, not one per pattern.
+        let index = PatternIndex(patterns.map(GlobPattern.init))
         var removed = 0
         do {
             for try await batch in client.scan(match: scope, count: scanBatchSize) {
-                let doomed = batch.filter { key in
-                    let name = key.description
-                    return globs.contains { $0.matches(name) }
-                }
+                let doomed = batch.filter { key in index.matches(key.description) }
                 if !doomed.isEmpty { removed += try await client.unlink(doomed) }
             }
         } catch {
