@@ -4,8 +4,6 @@ import Synchronization
 struct RunnerState: Sendable {
     var active = false
     var shutdown = false
-    var wakePending = false
-    var waiter: CheckedContinuation<Void, Never>?
 }
 
 extension CircuitBreaker {
@@ -32,7 +30,6 @@ extension CircuitBreaker {
         let started = runner.withLock { runner -> Bool in
             guard !runner.active, !runner.shutdown else { return false }
             runner.active = true
-            runner.wakePending = false
             return true
         }
         guard started else { return }
@@ -84,49 +81,14 @@ extension CircuitBreaker {
     }
 
     /// Suspends until `deadline` on the clock, or until ``wakeRunner()`` (a state change, a
-    /// cancellation, a shutdown).
+    /// cancellation, a shutdown). Nothing it starts outlives it.
     private func waitForWake(until deadline: Duration?) async {
-        var timer: Task<Void, Never>?
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let resumeNow = runner.withLock { runner -> Bool in
-                if runner.wakePending || runner.shutdown || Task.isCancelled {
-                    runner.wakePending = false
-                    return true
-                }
-                runner.waiter = continuation
-                return false
-            }
-            if resumeNow {
-                continuation.resume()
-                return
-            }
-            if let deadline {
-                let instant = epoch.advanced(by: deadline)
-                timer = Task { [clock] in
-                    do {
-                        try await clock.sleep(until: instant)
-                        self.wakeRunner()
-                    } catch {
-                        // Cancelled: whoever cancelled has woken the runner already.
-                    }
-                }
-            }
-        }
-        timer?.cancel()
+        await wake.wait(until: deadline.map { epoch.advanced(by: $0) }, time: clock)
     }
 
     /// Wakes ``run()`` so it looks at the state again.
     func wakeRunner() {
-        let waiter = runner.withLock { runner -> CheckedContinuation<Void, Never>? in
-            guard runner.active else { return nil }
-            if let waiter = runner.waiter {
-                runner.waiter = nil
-                return waiter
-            }
-            runner.wakePending = true
-            return nil
-        }
-        waiter?.resume()
+        wake.signal()
     }
 
     /// Runs the owner's probe against its timeout; returns how it ended.

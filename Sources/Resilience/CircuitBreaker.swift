@@ -71,6 +71,7 @@ public final class CircuitBreaker: Sendable {
     let logger: Logger
     let broadcaster: TransitionBroadcaster
     let runner = Mutex(RunnerState())
+    let wake = WakeSignal()
 
     /// Creates a CLOSED breaker on the continuous clock.
     ///

@@ -1,11 +1,10 @@
-import Resilience
 import Synchronization
 
 /// Wakes a loop that waits for work or for a deadline.
 ///
 /// A signal is never lost: one that arrives while nobody waits is kept for the next ``wait(until:time:)``. One
-/// waiter at a time (the loop that owns it).
-final class WakeSignal: Sendable {
+/// waiter at a time (the loop that owns it): the breaker's timer driver, the cache's recovery loop.
+package final class WakeSignal: Sendable {
     private struct State {
         var pending = false
         var waiter: CheckedContinuation<Void, Never>?
@@ -13,8 +12,10 @@ final class WakeSignal: Sendable {
 
     private let state = Mutex(State())
 
+    package init() {}
+
     /// Wakes the waiter, or the next one.
-    func signal() {
+    package func signal() {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
             if let waiter = state.waiter {
                 state.waiter = nil
@@ -27,7 +28,7 @@ final class WakeSignal: Sendable {
     }
 
     /// Returns when signalled, when `deadline` (if any) has passed on `time`, or when the task is cancelled.
-    func wait(until deadline: ContinuousClock.Instant?, time: TimeSource) async {
+    package func wait(until deadline: ContinuousClock.Instant?, time: TimeSource) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.waitForSignal() }
             if let deadline {
