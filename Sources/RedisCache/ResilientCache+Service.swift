@@ -1,6 +1,8 @@
 import HiredisClient
+import Logging
 import Resilience
 import ServiceLifecycle
+import Synchronization
 
 extension ResilientCache: Service {
     /// Runs everything the cache does in the background, until the task is cancelled, ``shutdown()`` is called,
@@ -14,14 +16,20 @@ extension ResilientCache: Service {
     /// next start). Then it closes the Redis client the cache created, if it created one. Nothing the cache
     /// started is still running when `run()` returns.
     ///
-    /// Stop it with a graceful shutdown or ``shutdown()``: cancelling the task that runs it also cancels the last
-    /// replay's calls to Redis.
+    /// Run it once per cache (a second call returns at once). Without it the cache still serves, but nothing
+    /// probes Redis or replays the journal: journaled keys stay misses. Stop it with a graceful shutdown or
+    /// ``shutdown()``: cancelling the task that runs it also cancels the last replay's calls to Redis.
     ///
     /// ```swift
     /// let group = ServiceGroup(services: [cache, httpServer], logger: logger)
     /// try await group.run()
     /// ```
     public func run() async {
+        // One run per cache: a second one (concurrent or later) would close the client under the first.
+        guard runStarted.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else {
+            logger.error("ResilientCache.run() called more than once; this call returns at once")
+            return
+        }
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await self.recovery.breaker.run() }

@@ -45,6 +45,8 @@ public final class ResilientCache: Sendable {
     let time: TimeSource
     let logger: Logger
     let flights = SingleFlight()
+    /// Set by the first ``run()``.
+    let runStarted = Atomic<Bool>(false)
     let counters = CacheCounters()
     let instruments: CacheInstruments
     private let escapedNamespace: String

@@ -204,4 +204,30 @@ struct RecoveryTests {
         #expect(errors.first?.metadata["error"]?.description.contains("in use by another cache") == true)
         _ = (owner, intruder)
     }
+
+    @Test func nothingTheCacheStartedIsStillRunningAfterRunReturns() async throws {
+        let backend = FailingCacheBackend(wrapping: InMemoryCacheBackend(), faults: .init(failureRate: 1))
+        var configuration = ResilientCacheConfiguration(namespace: "quiet:")
+        configuration.shutdownReplayTimeout = .milliseconds(100)
+        let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        let cache = ResilientCache(backend: backend, configuration: configuration, logger: quiet)
+        let running = Task { await cache.run() }
+        for index in 0..<10 { try await cache.delete("k\(index)") }  // journaled; the circuit opens
+        #expect(cache.circuit.state == .open)
+        let callsWhenOpen = backend.calls
+        try await eventually(timeout: .seconds(2)) { backend.calls >= callsWhenOpen + 3 }  // the loop is probing
+
+        cache.shutdown()
+        await running.value
+        let callsAtReturn = backend.calls
+        // The backend is healthy now: a probe or a replay still running anywhere would reach it.
+        backend.faults = .none
+        try await Task.sleep(for: .milliseconds(800))
+        #expect(backend.calls == callsAtReturn, "something the cache started called the backend after run() returned")
+        #expect(cache.metrics.journalSize == 10)
+
+        // A cache runs once: a second run() returns at once instead of closing the first one's client.
+        let again = await measure { await cache.run() }
+        #expect(again < .milliseconds(100))
+    }
 }
