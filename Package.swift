@@ -50,7 +50,7 @@ let package = Package(
         ),
         .target(
             name: "RedisTestSupport",
-            dependencies: ["RedisCache", "ResilienceTestKit"]
+            dependencies: ["RedisCache", "_LoadKit"]
         ),
         // The live demo's workload, fault schedule, reports and timeline plot, kept out of the executable so
         // tests can run the workload against a real server.
@@ -61,7 +61,7 @@ let package = Package(
                 "HiredisClient",
                 "Resilience",
                 "RedisTestSupport",
-                "ResilienceTestKit",
+                "_LoadKit",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
@@ -80,12 +80,18 @@ let package = Package(
         .target(
             name: "ResilienceTestKit"
         ),
+        // What a load run is made of, with no process and no cache: a seeded random number generator. The demo
+        // ships it, so it is no test kit; the underscore says it is not API.
+        .target(
+            name: "_LoadKit"
+        ),
         // The breaker's own tests: a manual clock, no Redis, no sleeps.
         .testTarget(
             name: "ResilienceTests",
             dependencies: [
                 "Resilience",
                 "ResilienceTestKit",
+                "_LoadKit",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
             ]
@@ -117,7 +123,7 @@ let package = Package(
                 "HiredisClient",
                 "Resilience",
                 "RedisTestSupport",
-                "ResilienceTestKit",
+                "_LoadKit",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

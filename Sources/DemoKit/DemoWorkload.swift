@@ -1,6 +1,6 @@
 import RedisCache
-import ResilienceTestKit
 import Synchronization
+import _LoadKit
 
 /// The service the demo pretends to be: ``DemoConfiguration/concurrency`` callers reading through the cache
 /// with `fetch` (a slow origin behind it) on Zipf-skewed keys, with a few `set`, `delete` and

@@ -6,9 +6,9 @@ import Logging
 import RedisCache
 import RedisTestSupport
 import Resilience
-import ResilienceTestKit
 import Synchronization
 import Testing
+import _LoadKit
 
 /// The product's promise under load: 50 callers run `get`, `set`, `delete`, `invalidate` and `fetch` through a
 /// `ResilientCache` while Redis is stopped, killed, hung, put to sleep, paused, cut off, slowed, blackholed and
