@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "Resilience", targets: ["Resilience"]),
         .library(name: "RedisCache", targets: ["RedisCache"]),
         .library(name: "RedisTestSupport", targets: ["RedisTestSupport"]),
+        .library(name: "CacheTestKit", targets: ["CacheTestKit"]),
         .library(name: "ResilienceTestKit", targets: ["ResilienceTestKit"]),
         .executable(name: "resilient-cache", targets: ["resilient-cache"]),
     ],
@@ -48,8 +49,14 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The server harness: real redis-server processes on free loopback ports, the faults a test or the demo
+        // injects into them, a fault-injecting TCP proxy and a raw RESP connection. Knows nothing of the cache.
         .target(
-            name: "RedisTestSupport",
+            name: "RedisTestSupport"
+        ),
+        // For tests of code built on the cache: a backend that fails on purpose and counts its calls.
+        .target(
+            name: "CacheTestKit",
             dependencies: ["RedisCache", "_LoadKit"]
         ),
         // The live demo's workload, fault schedule, reports and timeline plot, kept out of the executable so
@@ -111,7 +118,7 @@ let package = Package(
             dependencies: [
                 "RedisCache",
                 "Resilience",
-                "RedisTestSupport",
+                "CacheTestKit",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -148,6 +155,7 @@ let package = Package(
                 "HiredisClient",
                 "Resilience",
                 "RedisTestSupport",
+                "CacheTestKit",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
