@@ -52,7 +52,8 @@ let package = Package(
         // The server harness: real redis-server processes on free loopback ports, the faults a test or the demo
         // injects into them, a fault-injecting TCP proxy and a raw RESP connection. Knows nothing of the cache.
         .target(
-            name: "RedisTestSupport"
+            name: "RedisTestSupport",
+            dependencies: ["_LoadKit"]
         ),
         // For tests of code built on the cache: a backend that fails on purpose and counts its calls.
         .target(
@@ -60,24 +61,27 @@ let package = Package(
             dependencies: ["RedisCache", "_LoadKit"]
         ),
         // The live demo's workload, fault schedule, reports and timeline plot, kept out of the executable so
-        // tests can run the workload against a real server.
+        // tests can run the workload against a real server. It injects faults through `FaultTarget` and never
+        // starts a process itself: its unit tests do not link the process launcher.
         .target(
             name: "DemoKit",
             dependencies: [
                 "RedisCache",
                 "HiredisClient",
                 "Resilience",
-                "RedisTestSupport",
                 "_LoadKit",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
-        // `resilient-cache demo`: argument parsing and signal handling over DemoKit.
+        // `resilient-cache demo`: argument parsing and signal handling over DemoKit, and the embedded
+        // redis-server from the server harness.
         .executableTarget(
             name: "resilient-cache",
             dependencies: [
                 "DemoKit",
+                "RedisTestSupport",
+                "_LoadKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -87,8 +91,8 @@ let package = Package(
         .target(
             name: "ResilienceTestKit"
         ),
-        // What a load run is made of, with no process and no cache: a seeded random number generator. The demo
-        // ships it, so it is no test kit; the underscore says it is not API.
+        // What a load run is made of, with no process and no cache: a seeded random number generator, the fault
+        // vocabulary, durations as text. The demo ships it, so it is no test kit; the underscore says it is not API.
         .target(
             name: "_LoadKit"
         ),
@@ -136,17 +140,22 @@ let package = Package(
         ),
         .testTarget(
             name: "RedisTestSupportTests",
-            dependencies: ["RedisTestSupport"]
+            dependencies: ["RedisTestSupport", "_LoadKit"]
         ),
         // Needs no redis-server: option and schedule parsing, the report formats, the plot.
         .testTarget(
             name: "DemoKitUnitTests",
-            dependencies: ["DemoKit", "Resilience"]
+            dependencies: ["DemoKit", "Resilience", "_LoadKit"]
+        ),
+        // Needs no redis-server: durations, the fault vocabulary, the caller loop and fault timing.
+        .testTarget(
+            name: "LoadKitTests",
+            dependencies: ["_LoadKit"]
         ),
         // Runs the demo's workload against a real redis-server with faults.
         .testTarget(
             name: "DemoKitTests",
-            dependencies: ["DemoKit", "RedisTestSupport", "Resilience"]
+            dependencies: ["DemoKit", "RedisTestSupport", "Resilience", "_LoadKit"]
         ),
         .testTarget(
             name: "RedisCacheTests",

@@ -1,5 +1,6 @@
 import RedisCache
 import Resilience
+import _LoadKit
 
 /// Everything a demo run needs: the load, the simulated origin, the cache's deadlines and the faults.
 ///

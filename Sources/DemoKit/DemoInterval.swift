@@ -1,4 +1,5 @@
 import Resilience
+import _LoadKit
 
 /// The figures of one report interval: what the live line shows and `--json` prints.
 public struct DemoInterval: Sendable {

@@ -1,4 +1,5 @@
 import Resilience
+import _LoadKit
 
 /// What a demo run did: every interval, every breaker transition, every fault, and the totals.
 public struct DemoResult: Sendable {

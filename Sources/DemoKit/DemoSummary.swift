@@ -1,3 +1,5 @@
+import _LoadKit
+
 extension DemoResult {
     /// The end-of-run summary for a person: totals, the deadline check, the breaker's reaction to each fault,
     /// and the verdict.

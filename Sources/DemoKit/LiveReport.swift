@@ -1,5 +1,6 @@
 import Resilience
 import Synchronization
+import _LoadKit
 
 #if canImport(Glibc)
     import Glibc

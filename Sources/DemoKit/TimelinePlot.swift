@@ -1,4 +1,5 @@
 import Resilience
+import _LoadKit
 
 #if canImport(Glibc)
     import Glibc
@@ -360,12 +361,17 @@ public struct TimelinePlot: Sendable {
                 open = nil
             }
             guard event.isOnset else { continue }
+            let action = event.action
             let (label, isDown): (String, Bool) =
-                switch event.action {
+                switch action {
                 case "hang": ("Redis hung (SIGSTOP)", false)
                 case "stop": ("Redis stopped (SIGTERM)", true)
                 case "kill": ("Redis killed (SIGKILL)", true)
-                default: ("Redis busy (DEBUG \(event.action))", false)
+                case "proxy-reset", "proxy-refuse": ("network: \(action)", true)
+                case _ where action.hasPrefix("proxy-"): ("network: \(action)", false)
+                case _ where action.hasPrefix("pause"): ("Redis paused (CLIENT \(action))", false)
+                case _ where action.hasPrefix("client-kill"): ("connections cut (\(action))", false)
+                default: ("Redis busy (DEBUG \(action))", false)
                 }
             open = FaultPeriod(start: event.at, end: end, label: label, isDown: isDown)
         }
