@@ -65,7 +65,10 @@ extension RedisServer {
         }
     }
 
-    private static func require(_ proxy: FaultProxy?, for fault: RedisFault) throws(RedisTestSupportError) -> FaultProxy {
+    private static func require(
+        _ proxy: FaultProxy?,
+        for fault: RedisFault
+    ) throws(RedisTestSupportError) -> FaultProxy {
         guard let proxy else {
             throw RedisTestSupportError(.noProxy, "\(fault) acts on a FaultProxy, and none is in front of the server")
         }
