@@ -23,14 +23,14 @@ import _LoadKit
 ///
 /// Cancelling the task that runs ``run()`` ends the run early (Ctrl-C): the callers finish their current call,
 /// and the result covers what ran, with ``DemoResult/interrupted`` set.
-public struct DemoRunner: Sendable {
-    public let configuration: DemoConfiguration
-    public let reporter: any DemoReporter
+package struct DemoRunner: Sendable {
+    package let configuration: DemoConfiguration
+    package let reporter: any DemoReporter
     /// Receives the cache's and client's own log lines (one per breaker transition, per connection change).
-    public let logger: Logger
+    package let logger: Logger
     /// Starts the redis-server the demo runs against when ``DemoConfiguration/redisURL`` is not set; the argument
     /// says whether the schedule needs a fault proxy in front of it.
-    public let startServer: @Sendable (_ proxy: Bool) async throws -> any FaultTarget
+    package let startServer: @Sendable (_ proxy: Bool) async throws -> any FaultTarget
 
     /// - Parameters:
     ///   - configuration: the run; it is validated by ``run()``.
@@ -38,7 +38,7 @@ public struct DemoRunner: Sendable {
     ///   - logger: for the cache and the client; silent by default, the reporter already shows transitions.
     ///   - startServer: starts the server the demo injects its faults into (with a fault proxy in front of it
     ///     when its argument is `true`); it needs `DEBUG` enabled for `sleep`. Not called with a `redisURL`.
-    public init(
+    package init(
         configuration: DemoConfiguration,
         reporter: any DemoReporter = SilentReport(),
         logger: Logger = Logger(label: "resilient-cache-demo", factory: { _ in SwiftLogNoOpLogHandler() }),
@@ -55,7 +55,7 @@ public struct DemoRunner: Sendable {
     /// - Throws: ``DemoConfiguration/ValidationError`` for a bad configuration, `RedisClientError` for a malformed
     ///   `--redis` URL, and what ``startServer`` throws when the embedded redis-server cannot start. Nothing that
     ///   happens to Redis during the run throws: that is what the run demonstrates.
-    public func run() async throws -> DemoResult {
+    package func run() async throws -> DemoResult {
         try configuration.validate()
         var clientConfiguration: RedisClientConfiguration
         var server: (any FaultTarget)?

@@ -3,7 +3,7 @@ import _LoadKit
 extension DemoResult {
     /// The end-of-run summary for a person: totals, the deadline check, the breaker's reaction to each fault,
     /// and the verdict.
-    public var summaryText: String {
+    package var summaryText: String {
         let configuration = self.configuration
         var lines: [String] = []
         let title = interrupted ? "Summary (interrupted after \(DurationText.format(elapsed)))" : "Summary"
@@ -70,7 +70,7 @@ extension DemoResult {
     }
 
     /// The summary as one JSON object (`"type": "summary"`), the last line of `--json` output.
-    public var summaryJSON: String {
+    package var summaryJSON: String {
         var object = JSONLine()
         object.add("type", "summary")
         object.add("passed", passed)

@@ -2,22 +2,22 @@ import Synchronization
 import _LoadKit
 
 /// A fault as it happened: when it took effect, and what it did.
-public struct FaultEvent: Sendable, Hashable {
+package struct FaultEvent: Sendable, Hashable {
     /// When the schedule asked for it; `nil` for the end of a fault that ends by itself (`sleep`, `pause`,
     /// `client-kill`), which Redis or the harness decides.
-    public var scheduledAt: Duration?
+    package var scheduledAt: Duration?
     /// When it took effect, counted from the start of the run: the signal sent, the restarted server answering,
     /// the `DEBUG SLEEP` sent or over, the proxy switched.
-    public var at: Duration
+    package var at: Duration
     /// The fault as written (`hang`, `sleep 2s`, `proxy-blackhole`…), or `sleep over`, `pause over`,
     /// `client-kill over`.
-    public var action: String
+    package var action: String
     /// Whether it took Redis away (hang, stop, kill, sleep) rather than bringing it back.
-    public var isOnset: Bool
+    package var isOnset: Bool
     /// What it did, e.g. `SIGSTOP: Redis hung`, or why it failed.
-    public var detail: String
+    package var detail: String
     /// Set when injecting the fault failed (the run goes on).
-    public var failed: Bool
+    package var failed: Bool
 }
 
 /// Injects a ``FaultSchedule`` into the redis-server the demo started, on time, and keeps what happened.

@@ -1,16 +1,16 @@
 import _LoadKit
 
 /// One entry of a ``FaultSchedule``: a fault and when, counted from the start of the run.
-public struct ScheduledFault: Sendable, Hashable, CustomStringConvertible {
-    public var at: Duration
-    public var fault: RedisFault
+package struct ScheduledFault: Sendable, Hashable, CustomStringConvertible {
+    package var at: Duration
+    package var fault: RedisFault
 
-    public init(at: Duration, fault: RedisFault) {
+    package init(at: Duration, fault: RedisFault) {
         self.at = at
         self.fault = fault
     }
 
-    public var description: String { "\(DurationText.format(at)):\(fault)" }
+    package var description: String { "\(DurationText.format(at)):\(fault)" }
 }
 
 /// When to inject which fault, e.g. `5s:hang,12s:resume,20s:stop,26s:start`.
@@ -25,24 +25,24 @@ public struct ScheduledFault: Sendable, Hashable, CustomStringConvertible {
 /// let schedule = try FaultSchedule(parsing: "6s:hang,11s:resume")
 /// try schedule.validate(duration: .seconds(30))
 /// ```
-public struct FaultSchedule: Sendable, Hashable, CustomStringConvertible {
+package struct FaultSchedule: Sendable, Hashable, CustomStringConvertible {
     /// The entries, in time order.
-    public private(set) var entries: [ScheduledFault]
+    package private(set) var entries: [ScheduledFault]
 
     /// A schedule of `entries` (sorted by time; entries at the same time keep their order).
-    public init(_ entries: [ScheduledFault] = []) {
+    package init(_ entries: [ScheduledFault] = []) {
         self.entries = entries.enumerated()
             .sorted { ($0.element.at, $0.offset) < ($1.element.at, $1.offset) }
             .map(\.element)
     }
 
     /// A schedule without faults.
-    public static let none = FaultSchedule()
+    package static let none = FaultSchedule()
 
     /// The schedule a run of `duration` gets when none is given: a hang at 20 % of the run, resumed at 37 %, a
     /// stop at 57 %, a start at 77 % — for 30 s: `6s:hang,11s:resume,17s:stop,23s:start`. Each fault lasts long
     /// enough for the breaker to open, and the run long enough after each to show it closing again.
-    public static func standard(for duration: Duration) -> FaultSchedule {
+    package static func standard(for duration: Duration) -> FaultSchedule {
         func at(_ fraction: Double) -> Duration {
             // Rounded to a tenth of a second so the schedule reads well in the report.
             .milliseconds(Int64((duration.seconds * fraction * 10).rounded()) * 100)
@@ -56,13 +56,13 @@ public struct FaultSchedule: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// A schedule or its syntax error.
-    public struct ParseError: Error, Sendable, Hashable, CustomStringConvertible {
-        public let message: String
-        public var description: String { message }
+    package struct ParseError: Error, Sendable, Hashable, CustomStringConvertible {
+        package let message: String
+        package var description: String { message }
     }
 
     /// Reads a schedule such as `5s:hang,12s:resume,20s:stop,26s:start`; see the type's discussion.
-    public init(parsing text: String) throws(ParseError) {
+    package init(parsing text: String) throws(ParseError) {
         let trimmed = text.trimmingWhitespace()
         if trimmed.isEmpty || trimmed.lowercased() == "none" {
             self.init()
@@ -94,7 +94,7 @@ public struct FaultSchedule: Sendable, Hashable, CustomStringConvertible {
     /// Checks that every fault falls inside a run of `duration` and makes sense where it stands: `resume` only
     /// after `hang`, `start` only after `stop` or `kill`, no `hang`, `sleep`, `pause` or `client-kill` of a server
     /// that is down, `proxy-clear` only after a proxy fault.
-    public func validate(duration: Duration) throws(ParseError) {
+    package func validate(duration: Duration) throws(ParseError) {
         var server = ServerCondition.up
         var proxyFaulted = false
         for entry in entries {
@@ -128,14 +128,14 @@ public struct FaultSchedule: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Whether any fault acts on the proxy, so the run needs one in front of its server.
-    public var needsProxy: Bool {
+    package var needsProxy: Bool {
         entries.contains { $0.fault.needsProxy }
     }
 
     private enum ServerCondition { case up, hung, down }
 
     /// The schedule in the form it is written in.
-    public var description: String {
+    package var description: String {
         entries.isEmpty ? "none" : entries.map(\.description).joined(separator: ",")
     }
 }

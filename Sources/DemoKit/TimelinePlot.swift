@@ -15,10 +15,10 @@ import _LoadKit
 /// ```swift
 /// let svg = TimelinePlot(result: result).svg
 /// ```
-public struct TimelinePlot: Sendable {
-    public let result: DemoResult
+package struct TimelinePlot: Sendable {
+    package let result: DemoResult
 
-    public init(result: DemoResult) {
+    package init(result: DemoResult) {
         self.result = result
     }
 
@@ -61,7 +61,7 @@ public struct TimelinePlot: Sendable {
     }
 
     /// The SVG document.
-    public var svg: String {
+    package var svg: String {
         var svg = SVGBuilder(width: Self.width, height: Self.height)
         svg.rect(x: 0, y: 0, width: Self.width, height: Self.height, fill: "#ffffff")
         drawTitle(&svg)
@@ -524,14 +524,14 @@ struct SVGBuilder {
 
 extension TimelinePlot {
     /// A file that could not be written.
-    public struct WriteError: Error, Sendable, CustomStringConvertible {
-        public let path: String
-        public let reason: String
-        public var description: String { "\(path): \(reason)" }
+    package struct WriteError: Error, Sendable, CustomStringConvertible {
+        package let path: String
+        package let reason: String
+        package var description: String { "\(path): \(reason)" }
     }
 
     /// Writes ``svg`` to `path`, replacing the file.
-    public func write(to path: String) throws(WriteError) {
+    package func write(to path: String) throws(WriteError) {
         guard let file = fopen(path, "w") else {
             throw WriteError(path: path, reason: String(cString: strerror(errno)))
         }
