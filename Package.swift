@@ -11,6 +11,8 @@ let package = Package(
         .library(name: "RedisTestSupport", targets: ["RedisTestSupport"]),
         .library(name: "CacheTestKit", targets: ["CacheTestKit"]),
         .library(name: "ResilienceTestKit", targets: ["ResilienceTestKit"]),
+        // Not API: the benchmarks, a package of their own, share the fault vocabulary and the caller loop.
+        .library(name: "_LoadKit", targets: ["_LoadKit"]),
         .executable(name: "resilient-cache", targets: ["resilient-cache"]),
     ],
     dependencies: [
