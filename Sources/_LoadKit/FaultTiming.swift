@@ -38,7 +38,7 @@ public struct FaultTiming: Sendable {
 
     /// Injects a fault, holds it for `lasting`, clears it, and times the reaction and the recovery.
     ///
-    /// `inject` runs on a task of its own from the start, so a fault that ends by itself (`sleep 2s`, which returns
+    /// `inject` runs on a child task from the start, so a fault that ends by itself (`sleep 2s`, which returns
     /// when Redis answers again) can last while the reaction is polled; the clear waits for it.
     ///
     /// - Parameters:

@@ -39,7 +39,9 @@ struct FaultTimeline: AsyncParsableCommand {
         } catch {
             throw ValidationError("--fault: \(error)")
         }
-        guard fault.isOnset else { throw ValidationError("--fault: \(fault) brings Redis back; name one that takes it away") }
+        guard fault.isOnset else {
+            throw ValidationError("--fault: \(fault) brings Redis back; name one that takes it away")
+        }
         guard ["cache", "client"].contains(through) else { throw ValidationError("through must be cache or client") }
         let result = try await RedisTestbed.withTestbed(proxy: fault.needsProxy) { testbed in
             try await measure(fault, on: testbed)
@@ -161,7 +163,10 @@ struct FailureSweep: AsyncParsableCommand {
         let probing = Task { await cache.run() }
         let start = clock.now
         let callers = CallerLoop(callers: concurrency)
-        let counts = await callers.run(for: .seconds(duration), state: { SweepCaller(random: SplitMix64(seed: UInt64($0 + 1))) }) { caller in
+        let counts = await callers.run(
+            for: .seconds(duration),
+            state: { SweepCaller(random: SplitMix64(seed: UInt64($0 + 1))) }
+        ) { caller in
             _ = try? await cache.get(benchmarkKey(Int(caller.random.next() % 1000)))
             caller.calls += 1
             // A fast-failing call never suspends: let the other callers (and the timer) run.
