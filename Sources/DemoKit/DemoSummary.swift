@@ -43,11 +43,13 @@ extension DemoResult {
         let reactions = self.reactions
         if !reactions.isEmpty {
             lines.append("  faults")
+            // Wide enough for the longest action (`proxy-blackhole`, `client-kill over`) and a space.
+            let actionWidth = max(11, (reactions.map(\.event.action.count).max() ?? 0) + 1)
             for reaction in reactions {
                 let event = reaction.event
                 lines.append(
                     "    " + (fixed(event.at.seconds, digits: 1) + "s").leftPadding(toLength: 6) + "  "
-                        + event.action.padding(toLength: 11) + "→ " + reaction.summary
+                        + event.action.padding(toLength: actionWidth) + "→ " + reaction.summary
                 )
             }
         }

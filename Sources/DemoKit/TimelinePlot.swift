@@ -369,7 +369,7 @@ package struct TimelinePlot: Sendable {
                 case "kill": ("Redis killed (SIGKILL)", true)
                 case "proxy-reset", "proxy-refuse": ("network: \(action)", true)
                 case _ where action.hasPrefix("proxy-"): ("network: \(action)", false)
-                case _ where action.hasPrefix("pause"): ("Redis paused (CLIENT \(action))", false)
+                case _ where action.hasPrefix("pause"): ("Redis paused (\(action))", false)
                 case _ where action.hasPrefix("client-kill"): ("connections cut (\(action))", false)
                 default: ("Redis busy (DEBUG \(action))", false)
                 }
