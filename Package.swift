@@ -93,8 +93,9 @@ let package = Package(
         .target(
             name: "ResilienceTestKit"
         ),
-        // What a load run is made of, with no process and no cache: a seeded random number generator, the fault
-        // vocabulary, durations as text. The demo ships it, so it is no test kit; the underscore says it is not API.
+        // What a load run is made of, with no process and no cache: the fault vocabulary and the FaultTarget it
+        // is applied to, the caller loop, fault timing, a seeded random number generator, durations as text. The
+        // demo ships it, so it is no test kit; the underscore says it is not API.
         .target(
             name: "_LoadKit"
         ),
