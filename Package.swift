@@ -9,7 +9,10 @@ let package = Package(
         .library(name: "Resilience", targets: ["Resilience"]),
         .library(name: "RedisCache", targets: ["RedisCache"]),
         .library(name: "RedisTestSupport", targets: ["RedisTestSupport"]),
+        .library(name: "CacheTestKit", targets: ["CacheTestKit"]),
         .library(name: "ResilienceTestKit", targets: ["ResilienceTestKit"]),
+        // Not API: the benchmarks, a package of their own, share the fault vocabulary and the caller loop.
+        .library(name: "_LoadKit", targets: ["_LoadKit"]),
         .executable(name: "resilient-cache", targets: ["resilient-cache"]),
     ],
     dependencies: [
@@ -49,29 +52,39 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The server harness: real redis-server processes on free loopback ports, the faults a test or the demo
+        // injects into them, a fault-injecting TCP proxy and a raw RESP connection. Knows nothing of the cache.
         .target(
             name: "RedisTestSupport",
-            dependencies: ["RedisCache", "ResilienceTestKit"]
+            dependencies: ["_LoadKit"]
+        ),
+        // For tests of code built on the cache: a backend that fails on purpose and counts its calls.
+        .target(
+            name: "CacheTestKit",
+            dependencies: ["RedisCache", "_LoadKit"]
         ),
         // The live demo's workload, fault schedule, reports and timeline plot, kept out of the executable so
-        // tests can run the workload against a real server.
+        // tests can run the workload against a real server. It injects faults through `FaultTarget` and never
+        // starts a process itself: its unit tests do not link the process launcher.
         .target(
             name: "DemoKit",
             dependencies: [
                 "RedisCache",
                 "HiredisClient",
                 "Resilience",
-                "RedisTestSupport",
-                "ResilienceTestKit",
+                "_LoadKit",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
-        // `resilient-cache demo`: argument parsing and signal handling over DemoKit.
+        // `resilient-cache demo`: argument parsing and signal handling over DemoKit, and the embedded
+        // redis-server from the server harness.
         .executableTarget(
             name: "resilient-cache",
             dependencies: [
                 "DemoKit",
+                "RedisTestSupport",
+                "_LoadKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -81,12 +94,19 @@ let package = Package(
         .target(
             name: "ResilienceTestKit"
         ),
+        // What a load run is made of, with no process and no cache: the fault vocabulary and the FaultTarget it
+        // is applied to, the caller loop, fault timing, a seeded random number generator, durations as text. The
+        // demo ships it, so it is no test kit; the underscore says it is not API.
+        .target(
+            name: "_LoadKit"
+        ),
         // The breaker's own tests: a manual clock, no Redis, no sleeps.
         .testTarget(
             name: "ResilienceTests",
             dependencies: [
                 "Resilience",
                 "ResilienceTestKit",
+                "_LoadKit",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
             ]
@@ -107,7 +127,7 @@ let package = Package(
             dependencies: [
                 "RedisCache",
                 "Resilience",
-                "RedisTestSupport",
+                "CacheTestKit",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -119,23 +139,28 @@ let package = Package(
                 "HiredisClient",
                 "Resilience",
                 "RedisTestSupport",
-                "ResilienceTestKit",
+                "_LoadKit",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(
             name: "RedisTestSupportTests",
-            dependencies: ["RedisTestSupport"]
+            dependencies: ["RedisTestSupport", "_LoadKit"]
         ),
         // Needs no redis-server: option and schedule parsing, the report formats, the plot.
         .testTarget(
             name: "DemoKitUnitTests",
-            dependencies: ["DemoKit", "Resilience"]
+            dependencies: ["DemoKit", "Resilience", "_LoadKit"]
+        ),
+        // Needs no redis-server: durations, the fault vocabulary, the caller loop and fault timing.
+        .testTarget(
+            name: "LoadKitTests",
+            dependencies: ["_LoadKit"]
         ),
         // Runs the demo's workload against a real redis-server with faults.
         .testTarget(
             name: "DemoKitTests",
-            dependencies: ["DemoKit", "RedisTestSupport", "Resilience"]
+            dependencies: ["DemoKit", "RedisTestSupport", "Resilience", "_LoadKit"]
         ),
         .testTarget(
             name: "RedisCacheTests",
@@ -144,6 +169,7 @@ let package = Package(
                 "HiredisClient",
                 "Resilience",
                 "RedisTestSupport",
+                "CacheTestKit",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),

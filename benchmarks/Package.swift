@@ -19,7 +19,7 @@ let package = Package(
     ],
     targets: [
         // Drives load through our client against a live server and reports HdrHistogram percentiles;
-        // `run` sets it beside redis-benchmark on the same server.
+        // `run` sets it beside redis-benchmark on the same server, which it also starts (`server`).
         .executableTarget(
             name: "LoadGenerator",
             dependencies: [
@@ -27,6 +27,8 @@ let package = Package(
                 .product(name: "RedisCache", package: root),
                 .product(name: "Resilience", package: root),
                 .product(name: "RedisTestSupport", package: root),
+                .product(name: "CacheTestKit", package: root),
+                .product(name: "_LoadKit", package: root),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -8,6 +8,7 @@ BENCH_DIR="$(cd "$(dirname "$0")" && pwd)"
 command -v valgrind >/dev/null || { apt-get install -y valgrind >/dev/null; }
 source "$BENCH_DIR/suites/lib.sh"
 (cd "$BENCH_DIR" && swift build -c release --product LeakCheck >&2)
+build_load_generator
 start_redis
 trap stop_redis EXIT
 log="$(mktemp)"

@@ -2,15 +2,15 @@ import Resilience
 import Synchronization
 
 /// A change of the breaker's state during the run.
-public struct BreakerTransition: Sendable, Hashable {
+package struct BreakerTransition: Sendable, Hashable {
     /// When, counted from the start of the run.
-    public var at: Duration
-    public var from: CircuitBreakerState
-    public var to: CircuitBreakerState
+    package var at: Duration
+    package var from: CircuitBreakerState
+    package var to: CircuitBreakerState
     /// Why, as the breaker says it (`consecutive_failures`, `active_probe_succeeded`…).
-    public var reason: String
+    package var reason: String
     /// For a transition to OPEN, the failure the breaker saw last, e.g. a timeout or a refused connection.
-    public var lastFailure: String?
+    package var lastFailure: String?
 }
 
 extension BreakerTransition {
@@ -24,7 +24,7 @@ extension BreakerTransition {
 
 extension CircuitBreakerState {
     /// `closed`, `open` or `half_open`, as in the JSON output and the cache's health snapshot.
-    public var name: String {
+    package var name: String {
         switch self {
         case .closed: "closed"
         case .open: "open"

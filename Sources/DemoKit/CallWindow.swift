@@ -1,5 +1,6 @@
 import Histogram
 import Synchronization
+import _LoadKit
 
 /// What the callers saw during one report interval: how many calls, how long they took, what went wrong.
 struct CallWindow: Sendable {

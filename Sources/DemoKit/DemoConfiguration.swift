@@ -1,5 +1,6 @@
 import RedisCache
 import Resilience
+import _LoadKit
 
 /// Everything a demo run needs: the load, the simulated origin, the cache's deadlines and the faults.
 ///
@@ -9,35 +10,35 @@ import Resilience
 /// configuration.faults = try FaultSchedule(parsing: "2s:hang,5s:resume")
 /// let result = try await DemoRunner(configuration: configuration).run()
 /// ```
-public struct DemoConfiguration: Sendable {
+package struct DemoConfiguration: Sendable {
     /// Concurrent callers, each issuing one cache call after another. Default 50.
-    public var concurrency: Int
+    package var concurrency: Int
     /// How long the workload runs. Default 30 s.
-    public var duration: Duration
+    package var duration: Duration
     /// Distinct keys the callers draw from (Zipf-skewed: a few keys are hot). Default 1,000.
-    public var keys: Int
+    package var keys: Int
     /// How long the simulated "expensive query" behind the cache takes. Default 20 ms.
-    public var originLatency: Duration
+    package var originLatency: Duration
     /// The Redis client's deadline for every command (connecting included). Default 100 ms.
-    public var commandTimeout: Duration
+    package var commandTimeout: Duration
     /// How long the breaker stays OPEN before it probes Redis again. Default 2 s.
-    public var openDuration: Duration
+    package var openDuration: Duration
     /// What a cache call may take beyond ``commandTimeout`` before it counts as an overrun: scheduling on a busy
     /// machine, the client's deadline watchdog, the cache's own work. Default 100 ms.
-    public var deadlineMargin: Duration
+    package var deadlineMargin: Duration
     /// How often a live line (or JSON object) is reported. Default 1 s.
-    public var reportInterval: Duration
+    package var reportInterval: Duration
     /// A Redis to use instead of starting one (`redis://…`, `unix://…`); then no faults are injected.
-    public var redisURL: String?
+    package var redisURL: String?
     /// The faults injected into the embedded server; must be empty with ``redisURL``.
-    public var faults: FaultSchedule
+    package var faults: FaultSchedule
     /// TTL of the values the workload stores. Default 60 s.
-    public var valueTTL: Duration
+    package var valueTTL: Duration
     /// The share of each kind of call.
-    public var mix: OperationMix
+    package var mix: OperationMix
 
     /// The defaults of `resilient-cache demo`, with ``FaultSchedule/standard(for:)`` as the schedule.
-    public init() {
+    package init() {
         concurrency = 50
         duration = .seconds(30)
         keys = 1000
@@ -53,16 +54,16 @@ public struct DemoConfiguration: Sendable {
     }
 
     /// The longest a cache call may take, origin time excluded: ``commandTimeout`` + ``deadlineMargin``.
-    public var callDeadline: Duration { commandTimeout + deadlineMargin }
+    package var callDeadline: Duration { commandTimeout + deadlineMargin }
 
     /// A configuration value out of its range.
-    public struct ValidationError: Error, Sendable, Hashable, CustomStringConvertible {
-        public let message: String
-        public var description: String { message }
+    package struct ValidationError: Error, Sendable, Hashable, CustomStringConvertible {
+        package let message: String
+        package var description: String { message }
     }
 
     /// Checks every value, and that the fault schedule fits the run and the server it needs.
-    public func validate() throws(ValidationError) {
+    package func validate() throws(ValidationError) {
         func check(_ condition: Bool, _ message: @autoclosure () -> String) throws(ValidationError) {
             if !condition { throw ValidationError(message: message()) }
         }
@@ -91,7 +92,7 @@ public struct DemoConfiguration: Sendable {
     /// The cache's settings for the demo: its own namespace, the value TTL, and a breaker that opens after 5
     /// consecutive failures, stays open ``openDuration`` (also after a failed probe) and probes Redis itself every
     /// 250 ms while half-open.
-    public var cacheConfiguration: ResilientCacheConfiguration {
+    package var cacheConfiguration: ResilientCacheConfiguration {
         let breaker = CircuitBreakerConfiguration(
             failureThreshold: 5,
             successThreshold: 3,
@@ -108,15 +109,15 @@ public struct DemoConfiguration: Sendable {
 }
 
 /// The share of each kind of call in the workload; the rest of the calls are reads through `fetch`.
-public struct OperationMix: Sendable, Hashable {
+package struct OperationMix: Sendable, Hashable {
     /// `set` of a fresh value. Default 0.03.
-    public var set: Double
+    package var set: Double
     /// `delete` of one key. Default 0.02.
-    public var delete: Double
+    package var delete: Double
     /// `invalidate(pattern:)` of ten keys (`item:12?`); a `SCAN` of the namespace each. Default 0.0005.
-    public var invalidate: Double
+    package var invalidate: Double
 
-    public init(set: Double = 0.03, delete: Double = 0.02, invalidate: Double = 0.0005) {
+    package init(set: Double = 0.03, delete: Double = 0.02, invalidate: Double = 0.0005) {
         precondition(set >= 0 && delete >= 0 && invalidate >= 0, "shares must not be negative")
         precondition(set + delete + invalidate <= 1, "the shares of set, delete and invalidate exceed 1")
         self.set = set

@@ -1,53 +1,54 @@
 import Resilience
+import _LoadKit
 
 /// The figures of one report interval: what the live line shows and `--json` prints.
-public struct DemoInterval: Sendable {
+package struct DemoInterval: Sendable {
     /// The end of the interval, counted from the start of the run.
-    public var at: Duration
+    package var at: Duration
     /// The interval's length (the last one of an interrupted run is shorter).
-    public var length: Duration
+    package var length: Duration
     /// Calls completed (fetch, set, delete, invalidate).
-    public var calls: Int
+    package var calls: Int
     /// Reads that found a value in Redis.
-    public var hits: Int
+    package var hits: Int
     /// Reads Redis answered without a value, and reads of keys fenced by the invalidation journal.
-    public var misses: Int
+    package var misses: Int
     /// Operations the cache degraded (circuit open or throttled, Redis failed or timed out).
-    public var degraded: Int
+    package var degraded: Int
     /// Errors the cache let escape to the caller; the promise is that there are none.
-    public var escapedErrors: Int
+    package var escapedErrors: Int
     /// Calls whose cache part exceeded ``DemoConfiguration/callDeadline``.
-    public var overruns: Int
+    package var overruns: Int
     /// Call latency percentiles and maximum as the service sees it (origin included), in µs.
-    public var p50Microseconds: UInt64
-    public var p99Microseconds: UInt64
-    public var maxMicroseconds: UInt64
+    package var p50Microseconds: UInt64
+    package var p99Microseconds: UInt64
+    package var maxMicroseconds: UInt64
     /// The longest cache part of a call (origin excluded), in µs: what the deadline is checked against.
-    public var worstCacheMicroseconds: UInt64
+    package var worstCacheMicroseconds: UInt64
     /// Times `fetch` ran the origin.
-    public var originCalls: Int
+    package var originCalls: Int
     /// The breaker's state at the end of the interval.
-    public var state: CircuitBreakerState
+    package var state: CircuitBreakerState
     /// Invalidations waiting in the journal for Redis to come back.
-    public var journal: Int
+    package var journal: Int
     /// The fault in force at the end of the interval (`hang`, `stopped`…), `nil` when none.
-    public var fault: String?
+    package var fault: String?
 
-    public var callsPerSecond: Double { length > .zero ? Double(calls) / length.seconds : 0 }
-    public var originCallsPerSecond: Double { length > .zero ? Double(originCalls) / length.seconds : 0 }
+    package var callsPerSecond: Double { length > .zero ? Double(calls) / length.seconds : 0 }
+    package var originCallsPerSecond: Double { length > .zero ? Double(originCalls) / length.seconds : 0 }
 
     /// Hits over reads; `nil` without reads.
-    public var hitRate: Double? {
+    package var hitRate: Double? {
         let reads = hits + misses + degradedReads
         return reads == 0 ? nil : Double(hits) / Double(reads)
     }
 
     /// Reads answered as misses because the cache degraded them; part of ``degraded``.
-    public var degradedReads: Int
+    package var degradedReads: Int
 
     /// One JSON object: `t`, `ops_per_sec`, `hits`, `misses`, `degraded`, `escaped_errors`, `p50_us`, `p99_us`,
     /// `max_us`, `origin_calls`, `state`, `journal`, `fault` and a few more.
-    public var json: String {
+    package var json: String {
         var object = JSONLine()
         object.add("type", "interval")
         object.add("t", at.seconds, digits: 3)

@@ -1,61 +1,62 @@
 import Resilience
+import _LoadKit
 
 /// What a demo run did: every interval, every breaker transition, every fault, and the totals.
-public struct DemoResult: Sendable {
-    public var configuration: DemoConfiguration
+package struct DemoResult: Sendable {
+    package var configuration: DemoConfiguration
     /// Which Redis the run used, e.g. `redis-server 7.0.15 on 127.0.0.1:41234, started by the demo`.
-    public var redis: String
+    package var redis: String
     /// How long the workload ran.
-    public var elapsed: Duration
+    package var elapsed: Duration
     /// Whether the run was cut short (Ctrl-C, SIGTERM).
-    public var interrupted: Bool
-    public var intervals: [DemoInterval]
-    public var transitions: [BreakerTransition]
-    public var faults: [FaultEvent]
-    public var totals: DemoTotals
+    package var interrupted: Bool
+    package var intervals: [DemoInterval]
+    package var transitions: [BreakerTransition]
+    package var faults: [FaultEvent]
+    package var totals: DemoTotals
     /// The first calls that broke the promise, described.
-    public var incidents: [String]
+    package var incidents: [String]
 
     /// Whether the promise held: no error escaped and no cache call overran its deadline.
-    public var passed: Bool { totals.escapedErrors == 0 && totals.overruns == 0 }
+    package var passed: Bool { totals.escapedErrors == 0 && totals.overruns == 0 }
 
     /// How fast the breaker reacted to each fault: time to OPEN after an onset, to CLOSED after a clear.
-    public var reactions: [FaultReaction] {
+    package var reactions: [FaultReaction] {
         FaultReaction.reactions(to: faults, transitions: transitions, end: elapsed, slack: configuration.callDeadline)
     }
 }
 
 /// The whole run's figures.
-public struct DemoTotals: Sendable {
-    public var calls: Int
-    public var hits: Int
-    public var misses: Int
+package struct DemoTotals: Sendable {
+    package var calls: Int
+    package var hits: Int
+    package var misses: Int
     /// Reads answered as misses because the journal fenced the key (part of ``misses``).
-    public var fencedReads: Int
+    package var fencedReads: Int
     /// Hits over every read, degraded ones included.
-    public var hitRate: Double
-    public var degraded: Int
+    package var hitRate: Double
+    package var degraded: Int
     /// Degraded operations by cache operation (`get`, `set`, `delete`, `invalidate`, `fetch_store`), non-zero only.
-    public var degradedByOperation: [(operation: String, count: Int)]
-    public var originCalls: Int
-    public var escapedErrors: Int
-    public var overruns: Int
-    public var p50Microseconds: UInt64
-    public var p99Microseconds: UInt64
-    public var p999Microseconds: UInt64
-    public var maxMicroseconds: UInt64
+    package var degradedByOperation: [(operation: String, count: Int)]
+    package var originCalls: Int
+    package var escapedErrors: Int
+    package var overruns: Int
+    package var p50Microseconds: UInt64
+    package var p99Microseconds: UInt64
+    package var p999Microseconds: UInt64
+    package var maxMicroseconds: UInt64
     /// The longest cache part of any call (origin excluded), in µs.
-    public var worstCacheMicroseconds: UInt64
+    package var worstCacheMicroseconds: UInt64
     /// Invalidations still waiting in the journal when the run ended.
-    public var journalAtEnd: Int
+    package var journalAtEnd: Int
     /// Times the journal was replayed into a recovered Redis.
-    public var journalReplays: Int
-    public var stateAtEnd: CircuitBreakerState
+    package var journalReplays: Int
+    package var stateAtEnd: CircuitBreakerState
 }
 
 /// How the breaker reacted to one fault event.
-public struct FaultReaction: Sendable {
-    public enum Outcome: Sendable, Hashable {
+package struct FaultReaction: Sendable {
+    package enum Outcome: Sendable, Hashable {
         /// The breaker opened this long after the fault took effect.
         case opened(after: Duration)
         /// It was already open when the fault took effect.
@@ -70,11 +71,11 @@ public struct FaultReaction: Sendable {
         case notClosed
     }
 
-    public var event: FaultEvent
-    public var outcome: Outcome
+    package var event: FaultEvent
+    package var outcome: Outcome
 
     /// `→ OPEN after 105ms`, `→ CLOSED after 1.23s`…
-    public var summary: String {
+    package var summary: String {
         switch outcome {
         case .opened(let after): "OPEN after \(DurationText.format(after))"
         case .alreadyOpen: "was already OPEN"

@@ -1,66 +1,73 @@
 import HiredisClient
 import Logging
 import RedisCache
-import RedisTestSupport
 import Resilience
+import _LoadKit
 
 /// Runs the demo: starts (or connects to) Redis, puts a ``RedisCache/ResilientCache`` in front of it, drives the
 /// workload, injects the faults on schedule, reports every interval, and tears everything down — the server it
 /// started included — however the run ends.
 ///
+/// The server comes from `startServer`, so the demo injects faults without linking a process launcher; the
+/// `resilient-cache` executable passes the server harness's `RedisTestbed`.
+///
 /// ```swift
 /// var configuration = DemoConfiguration()
 /// configuration.duration = .seconds(10)
 /// configuration.faults = .standard(for: configuration.duration)
-/// let result = try await DemoRunner(configuration: configuration, reporter: ConsoleReport()).run()
-/// print(result.passed)
+/// let runner = DemoRunner(configuration: configuration, reporter: ConsoleReport()) { proxy in
+///     try await RedisTestbed.start(.init(enableDebugCommand: true), proxy: proxy)
+/// }
+/// print(try await runner.run().passed)
 /// ```
 ///
 /// Cancelling the task that runs ``run()`` ends the run early (Ctrl-C): the callers finish their current call,
 /// and the result covers what ran, with ``DemoResult/interrupted`` set.
-public struct DemoRunner: Sendable {
-    public let configuration: DemoConfiguration
-    public let reporter: any DemoReporter
+package struct DemoRunner: Sendable {
+    package let configuration: DemoConfiguration
+    package let reporter: any DemoReporter
     /// Receives the cache's and client's own log lines (one per breaker transition, per connection change).
-    public let logger: Logger
+    package let logger: Logger
+    /// Starts the redis-server the demo runs against when ``DemoConfiguration/redisURL`` is not set; the argument
+    /// says whether the schedule needs a fault proxy in front of it.
+    package let startServer: @Sendable (_ proxy: Bool) async throws -> any FaultTarget
 
     /// - Parameters:
     ///   - configuration: the run; it is validated by ``run()``.
     ///   - reporter: where the live report goes.
     ///   - logger: for the cache and the client; silent by default, the reporter already shows transitions.
-    public init(
+    ///   - startServer: starts the server the demo injects its faults into (with a fault proxy in front of it
+    ///     when its argument is `true`); it needs `DEBUG` enabled for `sleep`. Not called with a `redisURL`.
+    package init(
         configuration: DemoConfiguration,
         reporter: any DemoReporter = SilentReport(),
-        logger: Logger = Logger(label: "resilient-cache-demo", factory: { _ in SwiftLogNoOpLogHandler() })
+        logger: Logger = Logger(label: "resilient-cache-demo", factory: { _ in SwiftLogNoOpLogHandler() }),
+        startServer: @escaping @Sendable (_ proxy: Bool) async throws -> any FaultTarget
     ) {
         self.configuration = configuration
         self.reporter = reporter
         self.logger = logger
+        self.startServer = startServer
     }
 
     /// Runs the demo to its end (or until cancelled) and returns what happened.
     ///
     /// - Throws: ``DemoConfiguration/ValidationError`` for a bad configuration, `RedisClientError` for a malformed
-    ///   `--redis` URL, and `RedisTestSupportError` when the embedded redis-server cannot start. Nothing that
+    ///   `--redis` URL, and what ``startServer`` throws when the embedded redis-server cannot start. Nothing that
     ///   happens to Redis during the run throws: that is what the run demonstrates.
-    public func run() async throws -> DemoResult {
+    package func run() async throws -> DemoResult {
         try configuration.validate()
         var clientConfiguration: RedisClientConfiguration
-        var server: RedisServer?
+        var server: (any FaultTarget)?
         let redis: String
         if let url = configuration.redisURL {
             clientConfiguration = try RedisClientConfiguration(url: url)
             redis = "\(clientConfiguration.endpoint) (yours; the demo only touches keys under resilient-cache-demo:)"
         } else {
-            let started = try await RedisServer.start(RedisServer.Options(enableDebugCommand: true))
+            let started = try await startServer(configuration.faults.needsProxy)
             server = started
             clientConfiguration = try RedisClientConfiguration(endpoint: .tcp(host: started.host, port: started.port))
-            let version =
-                (try? await started.cliAsync("INFO", "server", timeout: .seconds(5)))
-                .flatMap(Self.redisVersion) ?? ""
-            redis =
-                "redis-server \(version) on \(started.host):\(started.port), pid \(started.pid), started by the demo "
-                + "(stopped at exit)"
+            redis = "\(started), started by the demo (stopped at exit)"
         }
         clientConfiguration.commandTimeout = configuration.commandTimeout
         clientConfiguration.connectTimeout = configuration.commandTimeout
@@ -73,7 +80,7 @@ public struct DemoRunner: Sendable {
         return result
     }
 
-    private func run(client: RedisClient, server: RedisServer?, redis: String) async -> DemoResult {
+    private func run(client: RedisClient, server: (any FaultTarget)?, redis: String) async -> DemoResult {
         let configuration = self.configuration
         let reporter = self.reporter
         let cache = ResilientCache(
@@ -156,9 +163,9 @@ public struct DemoRunner: Sendable {
             }
         }
         sampler.absorb(workload.drain())
-        // A DEBUG SLEEP still running ends on its own; an interrupted run does not wait for it.
-        if interrupted { injector?.cancelSleeps() }
-        await injector?.waitForSleeps()
+        // A DEBUG SLEEP or CLIENT PAUSE still running ends on its own; an interrupted run does not wait for it.
+        if interrupted { injector?.cancelLasting() }
+        await injector?.waitForLasting()
         if configuration.redisURL != nil {
             // Leave the user's Redis as it was: remove the demo's keys (journaled if Redis is down right now).
             _ = try? await cache.invalidate(pattern: "*")
@@ -183,14 +190,6 @@ public struct DemoRunner: Sendable {
         )
         reporter.finish(result)
         return result
-    }
-
-    /// `7.0.15` from the `redis_version:` line of `INFO server`.
-    static func redisVersion(_ info: String) -> String? {
-        for line in info.split(whereSeparator: \.isNewline) where line.hasPrefix("redis_version:") {
-            return String(line.dropFirst("redis_version:".count)).trimmingWhitespace().description
-        }
-        return nil
     }
 }
 

@@ -1,7 +1,9 @@
+import _LoadKit
+
 extension DemoResult {
     /// The end-of-run summary for a person: totals, the deadline check, the breaker's reaction to each fault,
     /// and the verdict.
-    public var summaryText: String {
+    package var summaryText: String {
         let configuration = self.configuration
         var lines: [String] = []
         let title = interrupted ? "Summary (interrupted after \(DurationText.format(elapsed)))" : "Summary"
@@ -41,11 +43,13 @@ extension DemoResult {
         let reactions = self.reactions
         if !reactions.isEmpty {
             lines.append("  faults")
+            // Wide enough for the longest action (`proxy-blackhole`, `client-kill over`) and a space.
+            let actionWidth = max(11, (reactions.map(\.event.action.count).max() ?? 0) + 1)
             for reaction in reactions {
                 let event = reaction.event
                 lines.append(
                     "    " + (fixed(event.at.seconds, digits: 1) + "s").leftPadding(toLength: 6) + "  "
-                        + event.action.padding(toLength: 11) + "→ " + reaction.summary
+                        + event.action.padding(toLength: actionWidth) + "→ " + reaction.summary
                 )
             }
         }
@@ -68,7 +72,7 @@ extension DemoResult {
     }
 
     /// The summary as one JSON object (`"type": "summary"`), the last line of `--json` output.
-    public var summaryJSON: String {
+    package var summaryJSON: String {
         var object = JSONLine()
         object.add("type", "summary")
         object.add("passed", passed)

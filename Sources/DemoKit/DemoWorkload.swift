@@ -1,6 +1,6 @@
 import RedisCache
-import ResilienceTestKit
 import Synchronization
+import _LoadKit
 
 /// The service the demo pretends to be: ``DemoConfiguration/concurrency`` callers reading through the cache
 /// with `fetch` (a slow origin behind it) on Zipf-skewed keys, with a few `set`, `delete` and
@@ -35,7 +35,7 @@ final class DemoWorkload: Sendable {
     private let distribution: KeyDistribution
     let origin: SimulatedOrigin
     private let recorders: [CallRecorder]
-    private let stopping = Atomic<Bool>(false)
+    private let callers: CallerLoop
     private let incidents = Mutex<[Incident]>([])
     private let clock = ContinuousClock()
     private let epoch: ContinuousClock.Instant
@@ -52,21 +52,20 @@ final class DemoWorkload: Sendable {
         self.distribution = KeyDistribution(keys: configuration.keys)
         self.origin = SimulatedOrigin(latency: configuration.originLatency)
         self.recorders = (0..<configuration.concurrency).map { _ in CallRecorder() }
+        self.callers = CallerLoop(callers: configuration.concurrency)
         self.epoch = epoch
     }
 
     /// Runs the callers until ``stop()``; each finishes the call it is in, nothing is cancelled mid-call.
     func run() async {
-        await withTaskGroup(of: Void.self) { group in
-            for caller in 0..<configuration.concurrency {
-                group.addTask { await self.callerLoop(caller) }
-            }
+        _ = await callers.run(state: { Caller(index: $0, recorder: self.recorders[$0]) }) { caller in
+            await self.call(&caller)
         }
     }
 
     /// Asks every caller to stop after its current call.
     func stop() {
-        stopping.store(true, ordering: .relaxed)
+        callers.stop()
     }
 
     /// The figures of every caller since the last drain.
@@ -81,63 +80,72 @@ final class DemoWorkload: Sendable {
 
     static func keyName(_ index: Int) -> String { "item:\(index)" }
 
-    private func callerLoop(_ caller: Int) async {
-        var generator = SplitMix64(seed: UInt64(caller + 1) &* 0x2545_F491_4F6C_DD1D)
-        let recorder = recorders[caller]
+    /// One caller's own state: its seeded generator and its recorder.
+    private struct Caller: Sendable {
+        var generator: SplitMix64
+        let recorder: CallRecorder
+
+        init(index: Int, recorder: CallRecorder) {
+            self.generator = SplitMix64(seed: UInt64(index + 1) &* 0x2545_F491_4F6C_DD1D)
+            self.recorder = recorder
+        }
+    }
+
+    /// One call, timed and checked against the promise.
+    private func call(_ caller: inout Caller) async {
+        let recorder = caller.recorder
         let deadline = configuration.callDeadline
         let ttl = configuration.valueTTL
         let origin = self.origin
-        while !stopping.load(ordering: .relaxed) {
-            let operation = pick(&generator)
-            // Reads are skewed (a few hot keys), writes land anywhere: a service's hot keys are read far more
-            // often than they change.
-            let index =
-                operation == .fetch
-                ? distribution.sample(&generator) : Int.random(in: 0..<configuration.keys, using: &generator)
-            let key = Self.keyName(index)
-            let started = clock.now
-            var escaped: (any Error)?
-            do {
-                switch operation {
-                case .fetch:
-                    _ = try await cache.fetch(key, ttl: ttl) { try await origin.load(index) }
-                case .set:
-                    try await cache.set(key, origin.value(for: index), ttl: ttl)
-                case .delete:
-                    try await cache.delete(key)
-                case .invalidate:
-                    // A block of ten keys: `item:12?` is item:120…129, `item:?` item:0…9.
-                    try await cache.invalidate(pattern: index < 10 ? "item:?" : "item:\(index / 10)?")
-                }
-            } catch is OriginError {
-                // The origin's own failure, passed on by fetch as documented: not the cache's doing.
-            } catch {
-                escaped = error
+        let operation = pick(&caller.generator)
+        // Reads are skewed (a few hot keys), writes land anywhere: a service's hot keys are read far more
+        // often than they change.
+        let index =
+            operation == .fetch
+            ? distribution.sample(&caller.generator) : Int.random(in: 0..<configuration.keys, using: &caller.generator)
+        let key = Self.keyName(index)
+        let started = clock.now
+        var escaped: (any Error)?
+        do {
+            switch operation {
+            case .fetch:
+                _ = try await cache.fetch(key, ttl: ttl) { try await origin.load(index) }
+            case .set:
+                try await cache.set(key, origin.value(for: index), ttl: ttl)
+            case .delete:
+                try await cache.delete(key)
+            case .invalidate:
+                // A block of ten keys: `item:12?` is item:120…129, `item:?` item:0…9.
+                try await cache.invalidate(pattern: index < 10 ? "item:?" : "item:\(index / 10)?")
             }
-            let ended = clock.now
-            let latency = started.duration(to: ended)
-            var cacheTime = latency
-            if operation == .fetch, latency > Self.originCheckThreshold {
-                // Time spent waiting for the origin is the service's own. Hits (well under a millisecond unless
-                // the machine is busy) skip the look-up.
-                cacheTime = latency - origin.ledger.overlap(key: index, from: started, to: ended)
-            }
-            let overran = cacheTime > deadline
-            recorder.record(latency: latency, cacheTime: cacheTime, overran: overran, escaped: escaped != nil)
-            if let escaped {
-                note(Incident(at: epoch.duration(to: ended), operation: operation, key: key, what: "threw \(escaped)"))
-            }
-            if overran {
-                note(
-                    Incident(
-                        at: epoch.duration(to: ended),
-                        operation: operation,
-                        key: key,
-                        what:
-                            "cache part took \(DurationText.format(cacheTime)) > deadline \(DurationText.format(deadline))"
-                    )
+        } catch is OriginError {
+            // The origin's own failure, passed on by fetch as documented: not the cache's doing.
+        } catch {
+            escaped = error
+        }
+        let ended = clock.now
+        let latency = started.duration(to: ended)
+        var cacheTime = latency
+        if operation == .fetch, latency > Self.originCheckThreshold {
+            // Time spent waiting for the origin is the service's own. Hits (well under a millisecond unless
+            // the machine is busy) skip the look-up.
+            cacheTime = latency - origin.ledger.overlap(key: index, from: started, to: ended)
+        }
+        let overran = cacheTime > deadline
+        recorder.record(latency: latency, cacheTime: cacheTime, overran: overran, escaped: escaped != nil)
+        if let escaped {
+            note(Incident(at: epoch.duration(to: ended), operation: operation, key: key, what: "threw \(escaped)"))
+        }
+        if overran {
+            note(
+                Incident(
+                    at: epoch.duration(to: ended),
+                    operation: operation,
+                    key: key,
+                    what:
+                        "cache part took \(DurationText.format(cacheTime)) > deadline \(DurationText.format(deadline))"
                 )
-            }
+            )
         }
     }
 

@@ -1,21 +1,23 @@
-import RedisTestSupport
 import Synchronization
+import _LoadKit
 
 /// A fault as it happened: when it took effect, and what it did.
-public struct FaultEvent: Sendable, Hashable {
-    /// When the schedule asked for it; `nil` for the end of a `sleep`, which Redis decides.
-    public var scheduledAt: Duration?
+package struct FaultEvent: Sendable, Hashable {
+    /// When the schedule asked for it; `nil` for the end of a fault that ends by itself (`sleep`, `pause`,
+    /// `client-kill`), which Redis or the harness decides.
+    package var scheduledAt: Duration?
     /// When it took effect, counted from the start of the run: the signal sent, the restarted server answering,
-    /// the `DEBUG SLEEP` sent or over.
-    public var at: Duration
-    /// `hang`, `resume`, `stop`, `start`, `kill`, `sleep 2s`, or `sleep over`.
-    public var action: String
+    /// the `DEBUG SLEEP` sent or over, the proxy switched.
+    package var at: Duration
+    /// The fault as written (`hang`, `sleep 2s`, `proxy-blackhole`…), or `sleep over`, `pause over`,
+    /// `client-kill over`.
+    package var action: String
     /// Whether it took Redis away (hang, stop, kill, sleep) rather than bringing it back.
-    public var isOnset: Bool
+    package var isOnset: Bool
     /// What it did, e.g. `SIGSTOP: Redis hung`, or why it failed.
-    public var detail: String
+    package var detail: String
     /// Set when injecting the fault failed (the run goes on).
-    public var failed: Bool
+    package var failed: Bool
 }
 
 /// Injects a ``FaultSchedule`` into the redis-server the demo started, on time, and keeps what happened.
@@ -23,19 +25,20 @@ public struct FaultEvent: Sendable, Hashable {
 /// Faults are applied one after the other on their own task, so a slow one (a restart waits until the new
 /// server answers) never delays the live report. The fault "in force" is the last onset not yet cleared.
 final class FaultInjector: Sendable {
-    private let server: RedisServer
+    private let server: any FaultTarget
     private let epoch: ContinuousClock.Instant
     private let clock = ContinuousClock()
 
     private struct State {
         var events: [FaultEvent] = []
         var inForce: String?
-        var sleeps: [Task<Void, Never>] = []
+        /// The faults that end by themselves, each applied on a task of its own.
+        var lasting: [Task<Void, Never>] = []
     }
 
     private let state = Mutex(State())
 
-    init(server: RedisServer, epoch: ContinuousClock.Instant) {
+    init(server: any FaultTarget, epoch: ContinuousClock.Instant) {
         self.server = server
         self.epoch = epoch
     }
@@ -58,15 +61,16 @@ final class FaultInjector: Sendable {
         }
     }
 
-    /// Stops waiting for the `DEBUG SLEEP`s sent (their redis-cli is killed; Redis finishes the sleep alone).
-    func cancelSleeps() {
-        for sleep in state.withLock({ $0.sleeps }) { sleep.cancel() }
+    /// Stops waiting for the faults that end by themselves: a `DEBUG SLEEP` or `CLIENT PAUSE` runs out in Redis
+    /// alone, a `client-kill` stops at once.
+    func cancelLasting() {
+        for task in state.withLock({ $0.lasting }) { task.cancel() }
     }
 
-    /// Waits until every `DEBUG SLEEP` sent has returned.
-    func waitForSleeps() async {
-        let sleeps = state.withLock { $0.sleeps }
-        for sleep in sleeps { await sleep.value }
+    /// Waits until every fault that ends by itself is over.
+    func waitForLasting() async {
+        let lasting = state.withLock { $0.lasting }
+        for task in lasting { await task.value }
     }
 
     /// Applies one fault and reports it. An onset is reported as its signal goes out (a stop then waits for the
@@ -86,25 +90,26 @@ final class FaultInjector: Sendable {
                 ), inForce: { _ in Self.label(after: fault) }, onEvent: onEvent)
         }
         var failure: String?
-        switch fault {
-        case .hang:
-            server.hang()
-        case .resume:
-            server.resume()
-        case .stop:
-            await server.stop()
-        case .kill:
-            await server.kill()
-        case .start:
+        if fault.endsByItself {
+            startLasting(fault, onEvent: onEvent)
+        } else {
             do {
-                try await server.restart()
+                try await server.apply(fault)
             } catch {
-                failure = "restart failed: \(error)"
+                failure = "\(fault) failed: \(error)"
             }
-        case .sleep(let length):
-            startSleep(length, onEvent: onEvent)
         }
-        if !fault.isOnset {
+        if fault.isOnset, let failure {
+            let event = FaultEvent(
+                scheduledAt: entry.at,
+                at: epoch.duration(to: clock.now),
+                action: fault.description,
+                isOnset: false,
+                detail: failure,
+                failed: true
+            )
+            publish(event, inForce: { _ in nil }, onEvent: onEvent)
+        } else if !fault.isOnset {
             let event = FaultEvent(
                 scheduledAt: entry.at,
                 at: epoch.duration(to: clock.now),
@@ -131,39 +136,44 @@ final class FaultInjector: Sendable {
         onEvent(event)
     }
 
-    /// Sends `DEBUG SLEEP` from redis-cli on a task of its own: redis-cli returns only when the sleep is over,
-    /// and that moment is when Redis answers again.
-    private func startSleep(_ length: Duration, onEvent: @escaping @Sendable (FaultEvent) -> Void) {
-        let seconds = fixed(length.seconds, digits: 3)
+    /// Applies a fault that ends by itself on a task of its own, and reports its end (`sleep over`…): that moment
+    /// is when Redis answers again.
+    private func startLasting(_ fault: RedisFault, onEvent: @escaping @Sendable (FaultEvent) -> Void) {
         let task = Task { [server, epoch, clock] in
-            var detail = "DEBUG SLEEP \(DurationText.format(length)) over: Redis answers again"
+            var detail = "\(fault) over: Redis answers again"
             var failed = false
             do {
-                _ = try await server.cliAsync("DEBUG", "SLEEP", seconds, timeout: length + .seconds(10))
+                try await server.apply(fault)
             } catch {
-                detail = "DEBUG SLEEP failed: \(error)"
+                detail = "\(fault) failed: \(error)"
                 failed = true
             }
             let event = FaultEvent(
                 scheduledAt: nil,
                 at: epoch.duration(to: clock.now),
-                action: "sleep over",
+                action: "\(Self.name(of: fault)) over",
                 isOnset: false,
                 detail: detail,
                 failed: failed
             )
-            self.publish(event, inForce: { $0?.hasPrefix("sleep") == true ? nil : $0 }, onEvent: onEvent)
+            let label = Self.label(after: fault)
+            self.publish(event, inForce: { $0 == label ? nil : $0 }, onEvent: onEvent)
         }
-        state.withLock { $0.sleeps.append(task) }
+        state.withLock { $0.lasting.append(task) }
     }
 
-    private static func label(after fault: Fault) -> String? {
+    /// `sleep` for `sleep 2s`: the fault's first word.
+    private static func name(of fault: RedisFault) -> Substring {
+        fault.description.split(separator: " ").first ?? ""
+    }
+
+    private static func label(after fault: RedisFault) -> String? {
         switch fault {
         case .hang: "hang"
         case .stop: "stopped"
         case .kill: "killed"
-        case .sleep(let length): "sleep \(DurationText.format(length))"
-        case .resume, .start: nil
+        case .resume, .start, .proxyClear: nil
+        default: fault.description
         }
     }
 }

@@ -1,3 +1,5 @@
+import _LoadKit
+
 /// Builds one JSON object on one line, keys in the order they are added.
 ///
 /// The demo's output is a handful of flat objects; a writer this small keeps the key order stable (readers

@@ -1,5 +1,6 @@
 import Resilience
 import Synchronization
+import _LoadKit
 
 #if canImport(Glibc)
     import Glibc
@@ -8,7 +9,7 @@ import Synchronization
 #endif
 
 /// Something that happened during the run, reported as it happens.
-public enum DemoEvent: Sendable {
+package enum DemoEvent: Sendable {
     /// A fault took effect (or its injection failed).
     case fault(FaultEvent)
     /// The breaker changed state.
@@ -21,7 +22,7 @@ public enum DemoEvent: Sendable {
 ///
 /// Called from several tasks at once (the ticker, the fault injector, the breaker's event stream); an
 /// implementation serializes its output.
-public protocol DemoReporter: Sendable {
+package protocol DemoReporter: Sendable {
     /// The run is about to start against `redis`.
     func begin(configuration: DemoConfiguration, redis: String)
     func event(_ event: DemoEvent)
@@ -30,12 +31,12 @@ public protocol DemoReporter: Sendable {
 }
 
 /// Reports nothing; for tests and embedding.
-public struct SilentReport: DemoReporter {
-    public init() {}
-    public func begin(configuration: DemoConfiguration, redis: String) {}
-    public func event(_ event: DemoEvent) {}
-    public func interval(_ interval: DemoInterval) {}
-    public func finish(_ result: DemoResult) {}
+package struct SilentReport: DemoReporter {
+    package init() {}
+    package func begin(configuration: DemoConfiguration, redis: String) {}
+    package func event(_ event: DemoEvent) {}
+    package func interval(_ interval: DemoInterval) {}
+    package func finish(_ result: DemoResult) {}
 }
 
 /// The report for a person: a header, a line per second, a line per fault and per breaker transition, and the
@@ -43,7 +44,7 @@ public struct SilentReport: DemoReporter {
 ///
 /// On a terminal the per-second line is redrawn in place (`\r`, clear line) and cut to the terminal's width;
 /// fault and breaker lines scroll above it. Otherwise (a pipe, a file) every line is printed as is.
-public final class ConsoleReport: DemoReporter {
+package final class ConsoleReport: DemoReporter {
     private let isTerminal: Bool
     private let color: Bool
     private let output = Mutex(ConsoleOutput())
@@ -51,13 +52,13 @@ public final class ConsoleReport: DemoReporter {
     /// - Parameters:
     ///   - isTerminal: redraw the live line in place; `isatty(1)` when `nil`.
     ///   - color: colour the breaker state and faults (terminal only); off when `NO_COLOR` is set.
-    public init(isTerminal: Bool? = nil, color: Bool = true) {
+    package init(isTerminal: Bool? = nil, color: Bool = true) {
         let terminal = isTerminal ?? (isatty(STDOUT_FILENO) == 1)
         self.isTerminal = terminal
         self.color = color && terminal && getenv("NO_COLOR") == nil
     }
 
-    public func begin(configuration: DemoConfiguration, redis: String) {
+    package func begin(configuration: DemoConfiguration, redis: String) {
         var lines = [
             "resilient-cache demo: \(configuration.concurrency) callers on \(grouped(configuration.keys)) Zipf-skewed "
                 + "keys for \(DurationText.format(configuration.duration)); origin query "
@@ -76,7 +77,7 @@ public final class ConsoleReport: DemoReporter {
         output.withLock { $0.printLines(lines, isTerminal: isTerminal) }
     }
 
-    public func event(_ event: DemoEvent) {
+    package func event(_ event: DemoEvent) {
         let line: [Segment]
         switch event {
         case .fault(let fault):
@@ -96,7 +97,7 @@ public final class ConsoleReport: DemoReporter {
         output.withLock { $0.printEvent(text, isTerminal: isTerminal) }
     }
 
-    public func interval(_ interval: DemoInterval) {
+    package func interval(_ interval: DemoInterval) {
         var segments = Self.segments(interval)
         if isTerminal, segments.reduce(0, { $0 + $1.text.count }) >= Self.terminalColumns() {
             segments = Self.compactSegments(interval)
@@ -105,7 +106,7 @@ public final class ConsoleReport: DemoReporter {
         output.withLock { $0.printLive(text, isTerminal: isTerminal) }
     }
 
-    public func finish(_ result: DemoResult) {
+    package func finish(_ result: DemoResult) {
         output.withLock { $0.printLines(["", result.summaryText], isTerminal: isTerminal) }
     }
 
@@ -275,18 +276,18 @@ func writeAll(_ text: String, to descriptor: Int32) {
 
 /// One JSON object per interval on stdout (and the summary as the last one, `"type": "summary"`); events and the
 /// human summary go to stderr, so stdout stays machine-readable.
-public final class JSONLinesReport: DemoReporter {
+package final class JSONLinesReport: DemoReporter {
     private let lock = Mutex(())
 
-    public init() {}
+    package init() {}
 
-    public func begin(configuration: DemoConfiguration, redis: String) {
+    package func begin(configuration: DemoConfiguration, redis: String) {
         lock.withLock { _ in
             writeAll("resilient-cache demo: redis \(redis); faults \(configuration.faults)\n", to: STDERR_FILENO)
         }
     }
 
-    public func event(_ event: DemoEvent) {
+    package func event(_ event: DemoEvent) {
         let text: String
         switch event {
         case .fault(let fault): text = "\(fixed(fault.at.seconds, digits: 1))s fault \(fault.action): \(fault.detail)"
@@ -299,13 +300,13 @@ public final class JSONLinesReport: DemoReporter {
         lock.withLock { _ in writeAll(text + "\n", to: STDERR_FILENO) }
     }
 
-    public func interval(_ interval: DemoInterval) {
+    package func interval(_ interval: DemoInterval) {
         lock.withLock { _ in
             writeAll(interval.json + "\n", to: STDOUT_FILENO)
         }
     }
 
-    public func finish(_ result: DemoResult) {
+    package func finish(_ result: DemoResult) {
         lock.withLock { _ in
             writeAll(result.summaryJSON + "\n", to: STDOUT_FILENO)
             writeAll(result.summaryText + "\n", to: STDERR_FILENO)

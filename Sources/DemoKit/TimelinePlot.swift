@@ -1,4 +1,5 @@
 import Resilience
+import _LoadKit
 
 #if canImport(Glibc)
     import Glibc
@@ -14,10 +15,10 @@ import Resilience
 /// ```swift
 /// let svg = TimelinePlot(result: result).svg
 /// ```
-public struct TimelinePlot: Sendable {
-    public let result: DemoResult
+package struct TimelinePlot: Sendable {
+    package let result: DemoResult
 
-    public init(result: DemoResult) {
+    package init(result: DemoResult) {
         self.result = result
     }
 
@@ -60,7 +61,7 @@ public struct TimelinePlot: Sendable {
     }
 
     /// The SVG document.
-    public var svg: String {
+    package var svg: String {
         var svg = SVGBuilder(width: Self.width, height: Self.height)
         svg.rect(x: 0, y: 0, width: Self.width, height: Self.height, fill: "#ffffff")
         drawTitle(&svg)
@@ -360,12 +361,17 @@ public struct TimelinePlot: Sendable {
                 open = nil
             }
             guard event.isOnset else { continue }
+            let action = event.action
             let (label, isDown): (String, Bool) =
-                switch event.action {
+                switch action {
                 case "hang": ("Redis hung (SIGSTOP)", false)
                 case "stop": ("Redis stopped (SIGTERM)", true)
                 case "kill": ("Redis killed (SIGKILL)", true)
-                default: ("Redis busy (DEBUG \(event.action))", false)
+                case "proxy-reset", "proxy-refuse": ("network: \(action)", true)
+                case _ where action.hasPrefix("proxy-"): ("network: \(action)", false)
+                case _ where action.hasPrefix("pause"): ("Redis paused (\(action))", false)
+                case _ where action.hasPrefix("client-kill"): ("connections cut (\(action))", false)
+                default: ("Redis busy (DEBUG \(action))", false)
                 }
             open = FaultPeriod(start: event.at, end: end, label: label, isDown: isDown)
         }
@@ -518,14 +524,14 @@ struct SVGBuilder {
 
 extension TimelinePlot {
     /// A file that could not be written.
-    public struct WriteError: Error, Sendable, CustomStringConvertible {
-        public let path: String
-        public let reason: String
-        public var description: String { "\(path): \(reason)" }
+    package struct WriteError: Error, Sendable, CustomStringConvertible {
+        package let path: String
+        package let reason: String
+        package var description: String { "\(path): \(reason)" }
     }
 
     /// Writes ``svg`` to `path`, replacing the file.
-    public func write(to path: String) throws(WriteError) {
+    package func write(to path: String) throws(WriteError) {
         guard let file = fopen(path, "w") else {
             throw WriteError(path: path, reason: String(cString: strerror(errno)))
         }

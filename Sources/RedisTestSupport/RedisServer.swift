@@ -171,7 +171,10 @@ public final class RedisServer: Sendable {
     public var isHung: Bool { state.withLock { $0.isHung } }
 
     /// `redis://127.0.0.1:PORT`, or `redis://:PASSWORD@127.0.0.1:PORT` with a password (percent-encoded).
-    public var url: String {
+    public var url: String { url(host: host, port: port) }
+
+    /// The URL of `host`:`port` with this server's password, for a proxy in front of it.
+    func url(host: String, port: Int) -> String {
         guard let password = options.password else {
             return "redis://\(host):\(port)"
         }

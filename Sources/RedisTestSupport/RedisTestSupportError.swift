@@ -24,6 +24,7 @@ public struct RedisTestSupportError: Error, CustomStringConvertible, Sendable {
             case protocolError = "PROTOCOL_ERROR"
             case systemCallFailed = "SYSTEM_CALL_FAILED"
             case proxyStopped = "PROXY_STOPPED"
+            case noProxy = "NO_PROXY"
         }
 
         private let base: Base
@@ -52,6 +53,8 @@ public struct RedisTestSupportError: Error, CustomStringConvertible, Sendable {
         public static var systemCallFailed: Self { Self(.systemCallFailed) }
         /// The ``FaultProxy`` was stopped.
         public static var proxyStopped: Self { Self(.proxyStopped) }
+        /// A proxy fault was applied to a server with no ``FaultProxy`` in front of it.
+        public static var noProxy: Self { Self(.noProxy) }
 
         /// The stable string form, for instance `CONNECTION_REFUSED`.
         public var description: String { base.rawValue }

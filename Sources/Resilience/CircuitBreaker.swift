@@ -328,7 +328,7 @@ public final class CircuitBreaker: Sendable {
     ///
     /// ```swift
     /// let metrics = breaker.metrics
-    /// print(metrics.state, metrics.failureRate, metrics.callsRejected)
+    /// print(metrics.state, metrics.failureRate, metrics.counts.rejected)
     /// ```
     public var metrics: Metrics {
         let now = elapsed()

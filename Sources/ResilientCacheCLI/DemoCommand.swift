@@ -1,6 +1,8 @@
 import ArgumentParser
 import DemoKit
 import Logging
+import RedisTestSupport
+import _LoadKit
 
 #if canImport(Glibc)
     import Glibc
@@ -27,9 +29,11 @@ struct DemoCommand: AsyncParsableCommand {
             Durations take a unit (us, ms, s, m); a bare number is in the unit the option names.
 
             Faults (--faults): TIME:FAULT,... with FAULT one of stop (SIGTERM), start (restart on the same \
-            port), hang (SIGSTOP), resume (SIGCONT), kill (SIGKILL), sleep N (DEBUG SLEEP N seconds); \
-            'none' for no faults. Default for the default 30 s: 6s:hang,11s:resume,17s:stop,23s:start \
-            (scaled to --duration).
+            port), hang (SIGSTOP), resume (SIGCONT), kill (SIGKILL), sleep N (DEBUG SLEEP N seconds), pause N \
+            (CLIENT PAUSE), client-kill N (CLIENT KILL TYPE normal, over and over for N seconds), or, through a \
+            fault proxy the demo then puts in front of its server, proxy-latency N (N ms each way), \
+            proxy-blackhole, proxy-reset, proxy-refuse and proxy-clear; 'none' for no faults. Default for the \
+            default 30 s: 6s:hang,11s:resume,17s:stop,23s:start (scaled to --duration).
             """
     )
 
@@ -99,7 +103,9 @@ struct DemoCommand: AsyncParsableCommand {
             logger.logLevel = .info
         }
         let reporter: any DemoReporter = json ? JSONLinesReport() : ConsoleReport()
-        let runner = DemoRunner(configuration: configuration, reporter: reporter, logger: logger)
+        let runner = DemoRunner(configuration: configuration, reporter: reporter, logger: logger) { proxy in
+            try await RedisTestbed.start(.init(enableDebugCommand: true), proxy: proxy)
+        }
         let running = Task { try await runner.run() }
         let trap = SignalTrap { _ in running.cancel() }
         let result: DemoResult

@@ -6,9 +6,9 @@ import Logging
 import RedisCache
 import RedisTestSupport
 import Resilience
-import ResilienceTestKit
 import Synchronization
 import Testing
+import _LoadKit
 
 /// The product's promise under load: 50 callers run `get`, `set`, `delete`, `invalidate` and `fetch` through a
 /// `ResilientCache` while Redis is stopped, killed, hung, put to sleep, paused, cut off, slowed, blackholed and
@@ -25,12 +25,8 @@ struct ChaosSoakTests {
     static let keysPerGroup = 10
     static let fetchKeys = 1_000
 
-    struct Fault: Sendable {
-        let name: String
-        let inject: @Sendable () async throws -> Void
-        let clear: @Sendable () async throws -> Void
-        var lasts: Duration = .milliseconds(1500)
-    }
+    /// How long each fault lasts.
+    static let lasts = Duration.milliseconds(1500)
 
     struct Row: Sendable {
         var name: String
@@ -42,12 +38,10 @@ struct ChaosSoakTests {
 
     @Test(.timeLimit(.minutes(3)))
     func everyFaultDegradesAndHealsWithoutStaleReads() async throws {
-        try await RedisServer.withServer(.init(enableDebugCommand: true)) { server in
-            let proxy = try FaultProxy.start(upstreamPort: server.port)
-            defer { proxy.stop() }
+        try await RedisTestbed.withTestbed(.init(enableDebugCommand: true), proxy: true) { testbed in
             let quiet = Logger(label: "chaos", factory: { _ in SwiftLogNoOpLogHandler() })
 
-            var clientConfiguration = try RedisClientConfiguration(endpoint: .tcp(host: "127.0.0.1", port: proxy.port))
+            var clientConfiguration = try RedisClientConfiguration(endpoint: .tcp(host: testbed.host, port: testbed.port))
             clientConfiguration.commandTimeout = Self.commandTimeout
             clientConfiguration.connectTimeout = Self.commandTimeout
             clientConfiguration.reconnect = try .init(initialDelay: .milliseconds(10), maximumDelay: .milliseconds(100))
@@ -68,54 +62,54 @@ struct ChaosSoakTests {
             configuration.journalCapacity = 50_000
             let cache = ResilientCache(backend: RedisCacheBackend(client: client), configuration: configuration, logger: quiet)
             let running = Task { await cache.run() }
-            let transitions = TransitionLog(cache.circuit.makeEventStream())
 
             let model = ChaosModel()
             let phases = (0..<64).map { _ in PhaseStats() }
             let control = SoakControl()
-            let clock = ContinuousClock()
+            let callers = CallerLoop(callers: Self.callers)
 
-            let faults = Self.faults(server: server, proxy: proxy)
             let rssBefore = residentMegabytes()
             var rssSamples: [Double] = []
 
             var rows: [Row] = []
             try await withThrowingTaskGroup(of: Void.self) { group in
-                for caller in 0..<Self.callers {
-                    group.addTask {
-                        await Self.caller(caller, cache: cache, model: model, phases: phases, control: control)
+                group.addTask {
+                    _ = await callers.run(state: { CallerState(id: $0) }) { state in
+                        await Self.call(&state, cache: cache, model: model, phases: phases, control: control)
                     }
                 }
                 // Warm up healthy, then each fault and the recovery after it.
                 try await Task.sleep(for: .seconds(2))
-                for (index, fault) in faults.enumerated() {
-                    control.phase.store(2 * index + 1, ordering: .relaxed)
-                    let injected = clock.now
-                    try await fault.inject()
-                    try await Task.sleep(for: fault.lasts)
-                    let opened = transitions.firstOpen(after: injected).map { $0 - injected }
-                    try await fault.clear()
-                    let cleared = clock.now
-                    control.phase.store(2 * index + 2, ordering: .relaxed)
-                    // Recovery: wait for CLOSED (bounded), then let traffic run healthy for a while.
-                    let recoveryDeadline = cleared + Self.openDuration + .seconds(3)
-                    while cache.circuit.state != .closed && clock.now < recoveryDeadline {
-                        try await Task.sleep(for: .milliseconds(10))
-                    }
-                    let closedAt = cache.circuit.state == .closed ? clock.now : nil
+                for (index, fault) in Self.faults.enumerated() {
+                    // Recovery: CLOSED again within a bound, then traffic runs healthy for a while.
+                    let timing = try await FaultTiming.measure(
+                        fault,
+                        on: testbed,
+                        lasting: Self.lasts,
+                        recoveryTimeout: Self.openDuration + .seconds(3),
+                        reacted: { cache.circuit.state == .open },
+                        recovered: { cache.circuit.state == .closed },
+                        onPhase: { phase in
+                            switch phase {
+                            case .injecting: control.phase.store(2 * index + 1, ordering: .relaxed)
+                            case .clearing: break
+                            case .recovering: control.phase.store(2 * index + 2, ordering: .relaxed)
+                            }
+                        }
+                    )
                     try await Task.sleep(for: .seconds(1.5))
                     rssSamples.append(residentMegabytes())
                     rows.append(
                         Row(
-                            name: fault.name,
+                            name: "\(fault) (\(fault.explanation))",
                             fault: phases[2 * index + 1].snapshot,
                             recovery: phases[2 * index + 2].snapshot,
-                            opened: opened,
-                            closedAfterClear: closedAt.map { $0 - cleared }
+                            opened: timing.toReaction,
+                            closedAfterClear: timing.toRecovery
                         )
                     )
                 }
-                control.stop.store(true, ordering: .relaxed)
+                callers.stop()
                 try await group.waitForAll()
             }
             // Final numbers after every caller returned: started == finished everywhere.
@@ -126,6 +120,7 @@ struct ChaosSoakTests {
             Self.printTable(rows, warmUp: phases[0].snapshot, rssBefore: rssBefore, rssSamples: rssSamples)
 
             let warmUp = phases[0].snapshot
+            #expect(callers.callsStarted == callers.callsFinished, "a call never returned")
             #expect(warmUp.escaped == 0 && warmUp.stale == 0 && warmUp.started == warmUp.finished)
             #expect(warmUp.hits > 0)
             for row in rows {
@@ -157,63 +152,71 @@ struct ChaosSoakTests {
         }
     }
 
-    /// One caller: a random mix of operations until told to stop, each checked and timed.
-    static func caller(
-        _ id: Int,
+    /// One caller's own state: its seeded generator and the key groups it alone writes.
+    struct CallerState: Sendable {
+        var random: SplitMix64
+        let ownGroups: [Int]
+
+        init(id: Int) {
+            random = SplitMix64(seed: UInt64(id) &* 7919 &+ 1)
+            ownGroups = stride(from: id, to: groups, by: callers).map { $0 }
+        }
+    }
+
+    /// One call of a caller: a random operation, checked and timed.
+    static func call(
+        _ state: inout CallerState,
         cache: ResilientCache,
         model: ChaosModel,
         phases: [PhaseStats],
         control: SoakControl
     ) async {
-        var random = SplitMix64(seed: UInt64(id) &* 7919 &+ 1)
-        let ownGroups = stride(from: id, to: groups, by: callers).map { $0 }
+        let ownGroups = state.ownGroups
         let clock = ContinuousClock()
         let single = commandTimeout + margin
-        while !control.stop.load(ordering: .relaxed) {
-            let stats = phases[control.phase.load(ordering: .relaxed)]
-            let draw = random.next() % 100
-            stats.start()
-            let started = clock.now
-            do {
-                switch draw {
-                case 0..<40:
-                    // Immutable origin values: fetch must always return exactly the origin's value.
-                    let key = "f:\(random.next() % UInt64(fetchKeys))"
-                    let expected = Array("origin-\(key)".utf8)
-                    let value = try await cache.fetch(key) { expected }
-                    if value != expected { stats.stale() }
-                    stats.finish("fetch", took: clock.now - started, bound: commandTimeout * 2 + margin)
-                case 40..<70:
-                    let group = random.next() % UInt64(groups)
-                    let key = "s:g\(group):\(random.next() % UInt64(keysPerGroup))"
-                    let floor = model.floor(key)
-                    let value = try await cache.get(key)
-                    if let value, let version = ChaosModel.version(of: value), version < floor { stats.stale() }
-                    stats.finish("get", took: clock.now - started, bound: single, hit: value != nil)
-                case 70..<85:
-                    let key = ownKey(ownGroups, &random)
-                    let version = model.nextVersion()
-                    _ = try await cache.set(key, ChaosModel.encode(version))
-                    model.raise([key], to: version)
-                    stats.finish("set", took: clock.now - started, bound: single)
-                case 85..<95:
-                    let key = ownKey(ownGroups, &random)
-                    let version = model.nextVersion()
-                    _ = try await cache.delete(key)
-                    model.raise([key], to: version)
-                    stats.finish("delete", took: clock.now - started, bound: single)
-                default:
-                    let group = ownGroups[Int(random.next() % UInt64(ownGroups.count))]
-                    let version = model.nextVersion()
-                    _ = try await cache.invalidate(pattern: "s:g\(group):*")
-                    model.raise((0..<keysPerGroup).map { "s:g\(group):\($0)" }, to: version)
-                    // SCAN walks the whole key space in steps of 500, each with its own deadline.
-                    stats.finish("invalidate", took: clock.now - started, bound: .seconds(2))
-                }
-            } catch {
-                stats.escaped(error)
-                stats.finish("escaped", took: clock.now - started, bound: .seconds(3600))
+        let stats = phases[control.phase.load(ordering: .relaxed)]
+        let draw = state.random.next() % 100
+        stats.start()
+        let started = clock.now
+        do {
+            switch draw {
+            case 0..<40:
+                // Immutable origin values: fetch must always return exactly the origin's value.
+                let key = "f:\(state.random.next() % UInt64(fetchKeys))"
+                let expected = Array("origin-\(key)".utf8)
+                let value = try await cache.fetch(key) { expected }
+                if value != expected { stats.stale() }
+                stats.finish("fetch", took: clock.now - started, bound: commandTimeout * 2 + margin)
+            case 40..<70:
+                let group = state.random.next() % UInt64(groups)
+                let key = "s:g\(group):\(state.random.next() % UInt64(keysPerGroup))"
+                let floor = model.floor(key)
+                let value = try await cache.get(key)
+                if let value, let version = ChaosModel.version(of: value), version < floor { stats.stale() }
+                stats.finish("get", took: clock.now - started, bound: single, hit: value != nil)
+            case 70..<85:
+                let key = ownKey(ownGroups, &state.random)
+                let version = model.nextVersion()
+                _ = try await cache.set(key, ChaosModel.encode(version))
+                model.raise([key], to: version)
+                stats.finish("set", took: clock.now - started, bound: single)
+            case 85..<95:
+                let key = ownKey(ownGroups, &state.random)
+                let version = model.nextVersion()
+                _ = try await cache.delete(key)
+                model.raise([key], to: version)
+                stats.finish("delete", took: clock.now - started, bound: single)
+            default:
+                let group = ownGroups[Int(state.random.next() % UInt64(ownGroups.count))]
+                let version = model.nextVersion()
+                _ = try await cache.invalidate(pattern: "s:g\(group):*")
+                model.raise((0..<keysPerGroup).map { "s:g\(group):\($0)" }, to: version)
+                // SCAN walks the whole key space in steps of 500, each with its own deadline.
+                stats.finish("invalidate", took: clock.now - started, bound: .seconds(2))
             }
+        } catch {
+            stats.escaped(error)
+            stats.finish("escaped", took: clock.now - started, bound: .seconds(3600))
         }
     }
 
@@ -221,46 +224,11 @@ struct ChaosSoakTests {
         "s:g\(groups[Int(random.next() % UInt64(groups.count))]):\(random.next() % UInt64(keysPerGroup))"
     }
 
-    static func faults(server: RedisServer, proxy: FaultProxy) -> [Fault] {
-        let killer = Repeater()
-        return [
-            Fault(name: "SIGTERM + restart", inject: { await server.stop() }, clear: { try await server.restart() }),
-            Fault(name: "SIGKILL + restart", inject: { await server.kill() }, clear: { try await server.restart() }),
-            Fault(name: "SIGSTOP / SIGCONT", inject: { server.hang() }, clear: { server.resume() }),
-            Fault(
-                name: "DEBUG SLEEP 1.5",
-                inject: { Task { _ = try? await server.cliAsync("DEBUG", "SLEEP", "1.5") } },
-                clear: { _ = try await server.cliAsync("PING", timeout: .seconds(5)) }
-            ),
-            Fault(
-                name: "CLIENT PAUSE 1500",
-                inject: { _ = try await server.cliAsync("CLIENT", "PAUSE", "1500", "ALL") },
-                clear: { _ = try await server.cliAsync("CLIENT", "UNPAUSE") }
-            ),
-            Fault(
-                name: "CLIENT KILL TYPE normal",
-                inject: {
-                    killer.start(every: .milliseconds(30)) { _ = try? await server.cliAsync("CLIENT", "KILL", "TYPE", "normal") }
-                },
-                clear: { await killer.stop() }
-            ),
-            Fault(
-                name: "proxy latency 300 ms",
-                inject: { try await proxy.setMode(.latency(.milliseconds(300))) },
-                clear: { try await proxy.setMode(.passThrough) }
-            ),
-            Fault(
-                name: "proxy blackhole",
-                inject: { try await proxy.setMode(.blackhole) },
-                clear: { try await proxy.setMode(.passThrough) }
-            ),
-            Fault(
-                name: "proxy reset",
-                inject: { try await proxy.setMode(.resetAll) },
-                clear: { try await proxy.setMode(.passThrough) }
-            ),
-        ]
-    }
+    /// Every fault of the shared vocabulary that takes Redis away, each for ``lasts``.
+    static let faults: [RedisFault] = [
+        .stop, .kill, .hang, .sleep(lasts), .pause(lasts), .clientKill(lasts),
+        .proxyLatency(.milliseconds(300)), .proxyBlackhole, .proxyReset,
+    ]
 
     static func printTable(_ rows: [Row], warmUp: PhaseStats.Snapshot, rssBefore: Double, rssSamples: [Double]) {
         func ms(_ duration: Duration?) -> String {
@@ -292,58 +260,9 @@ struct ChaosSoakTests {
     }
 }
 
-/// Collects the instants at which the breaker opened.
-final class TransitionLog: Sendable {
-    private let opens = Mutex<[ContinuousClock.Instant]>([])
-    private let collector = Mutex<Task<Void, Never>?>(nil)
-
-    init(_ events: AsyncStream<CircuitBreaker.Event>) {
-        let task = Task { [weak self] in
-            for await event in events where event.to == .open {
-                self?.opens.withLock { $0.append(event.instant) }
-            }
-        }
-        collector.withLock { $0 = task }
-    }
-
-    deinit {
-        collector.withLock { $0?.cancel() }
-    }
-
-    func firstOpen(after instant: ContinuousClock.Instant) -> ContinuousClock.Instant? {
-        opens.withLock { $0.first { $0 >= instant } }
-    }
-}
-
-/// The soak's shared switches: which phase the callers record into, and when they stop.
+/// The soak's shared switch: which phase the callers record into.
 final class SoakControl: Sendable {
     let phase = Atomic<Int>(0)
-    let stop = Atomic<Bool>(false)
-}
-
-/// Runs an action over and over until stopped (CLIENT KILL as a fault that lasts, not a single event).
-final class Repeater: Sendable {
-    private let task = Mutex<Task<Void, Never>?>(nil)
-
-    func start(every interval: Duration, _ action: @escaping @Sendable () async -> Void) {
-        task.withLock {
-            $0 = Task {
-                while !Task.isCancelled {
-                    await action()
-                    try? await Task.sleep(for: interval)
-                }
-            }
-        }
-    }
-
-    func stop() async {
-        let running = task.withLock { task in
-            defer { task = nil }
-            return task
-        }
-        running?.cancel()
-        await running?.value
-    }
 }
 
 /// This process's resident set size, from /proc/self/status.

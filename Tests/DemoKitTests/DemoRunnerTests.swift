@@ -2,6 +2,12 @@ import DemoKit
 import RedisTestSupport
 import Resilience
 import Testing
+import _LoadKit
+
+/// The demo's server, started by the server harness as `resilient-cache demo` starts it.
+private let startTestbed: @Sendable (Bool) async throws -> any FaultTarget = { proxy in
+    try await RedisTestbed.start(.init(enableDebugCommand: true), proxy: proxy)
+}
 
 /// The demo end to end against the redis-server it starts: the workload, real faults, the breaker's reaction.
 struct DemoRunnerTests {
@@ -20,7 +26,7 @@ struct DemoRunnerTests {
     }
 
     @Test func aHungRedisDegradesCallsToMissesAndTheBreakerOpensAndClosesAgain() async throws {
-        let result = try await DemoRunner(configuration: try shortRun(faults: "0.8s:hang,1.8s:resume")).run()
+        let result = try await DemoRunner(configuration: try shortRun(faults: "0.8s:hang,1.8s:resume"), startServer: startTestbed).run()
 
         #expect(result.totals.escapedErrors == 0, "\(result.incidents)")
         #expect(result.totals.overruns == 0, "\(result.incidents)")
@@ -46,7 +52,7 @@ struct DemoRunnerTests {
     }
 
     @Test func aStoppedRedisIsRestartedOnTheSamePortAndTheCacheRecoversByItself() async throws {
-        let result = try await DemoRunner(configuration: try shortRun(faults: "0.6s:stop,1.6s:start")).run()
+        let result = try await DemoRunner(configuration: try shortRun(faults: "0.6s:stop,1.6s:start"), startServer: startTestbed).run()
 
         #expect(result.totals.escapedErrors == 0, "\(result.incidents)")
         #expect(result.totals.overruns == 0, "\(result.incidents)")
@@ -60,6 +66,19 @@ struct DemoRunnerTests {
         #expect(last.hits > 0, "the restarted server is filled again")
     }
 
+    @Test func aBlackholedNetworkThroughTheDemosProxyOpensTheBreakerAndItClosesOnceCleared() async throws {
+        let configuration = try shortRun(faults: "0.8s:proxy-blackhole,1.8s:proxy-clear")
+        let result = try await DemoRunner(configuration: configuration, startServer: startTestbed).run()
+
+        #expect(result.redis.contains("behind a fault proxy"), "\(result.redis)")
+        #expect(result.totals.escapedErrors == 0, "\(result.incidents)")
+        #expect(result.totals.overruns == 0, "\(result.incidents)")
+        #expect(result.faults.map(\.action) == ["proxy-blackhole", "proxy-clear"])
+        #expect(result.faults.allSatisfy { !$0.failed }, "\(result.faults.map(\.detail))")
+        #expect(result.transitions.contains { $0.to == .open })
+        #expect(result.totals.stateAtEnd == .closed)
+    }
+
     @Test func startingWithRedisDownIsNotFatal() async throws {
         // A port nothing listens on any more: the server that had it is gone.
         let server = try await RedisServer.start()
@@ -68,7 +87,7 @@ struct DemoRunnerTests {
         var configuration = try shortRun(faults: "none", duration: .seconds(1))
         configuration.redisURL = url
 
-        let result = try await DemoRunner(configuration: configuration).run()
+        let result = try await DemoRunner(configuration: configuration, startServer: startTestbed).run()
 
         #expect(result.totals.escapedErrors == 0, "\(result.incidents)")
         #expect(result.totals.overruns == 0, "\(result.incidents)")

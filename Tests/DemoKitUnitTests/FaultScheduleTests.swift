@@ -1,5 +1,6 @@
 import DemoKit
 import Testing
+import _LoadKit
 
 struct FaultScheduleTests {
     @Test func parsesTheIssuesExample() throws {
@@ -58,6 +59,26 @@ struct FaultScheduleTests {
             try schedule.validate(duration: .seconds(30))
         } throws: { error in
             "\(error)".contains(reason)
+        }
+    }
+
+    @Test func readsTheWholeFaultVocabularyAndSaysWhenAProxyIsNeeded() throws {
+        let server = try FaultSchedule(parsing: "1s:pause 2,4s:client-kill 1s,6s:sleep 1")
+        try server.validate(duration: .seconds(30))
+        #expect(!server.needsProxy)
+        let network = try FaultSchedule(parsing: "1s:proxy-latency 300,3s:proxy-blackhole,5s:proxy-clear,6s:hang")
+        try network.validate(duration: .seconds(30))
+        #expect(network.needsProxy)
+        #expect(network.description == "1s:proxy-latency 300ms,3s:proxy-blackhole,5s:proxy-clear,6s:hang")
+        #expect {
+            try FaultSchedule(parsing: "5s:proxy-clear").validate(duration: .seconds(30))
+        } throws: { error in
+            "\(error)".contains("forwards everything already")
+        }
+        #expect {
+            try FaultSchedule(parsing: "5s:stop,6s:pause 1").validate(duration: .seconds(30))
+        } throws: { error in
+            "\(error)".contains("down")
         }
     }
 

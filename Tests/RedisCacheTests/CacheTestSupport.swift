@@ -1,3 +1,4 @@
+import CacheTestKit
 import HiredisClient
 import Logging
 import RedisCache

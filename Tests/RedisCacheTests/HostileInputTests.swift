@@ -1,3 +1,4 @@
+import CacheTestKit
 import HiredisClient
 import RedisCache
 import RedisTestSupport

@@ -1,4 +1,6 @@
 import Foundation
+import CacheTestKit
+import HiredisClient
 import Logging
 import RedisCache
 import RedisTestSupport

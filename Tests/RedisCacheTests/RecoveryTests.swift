@@ -1,4 +1,5 @@
 import Foundation
+import CacheTestKit
 import HiredisClient
 import InMemoryLogging
 import Logging

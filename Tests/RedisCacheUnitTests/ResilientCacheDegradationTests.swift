@@ -1,6 +1,6 @@
 import Logging
 import RedisCache
-import RedisTestSupport
+import CacheTestKit
 import Resilience
 import Testing
 

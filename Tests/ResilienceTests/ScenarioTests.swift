@@ -1,5 +1,6 @@
 import ResilienceTestKit
 import Testing
+import _LoadKit
 
 @testable import Resilience
 

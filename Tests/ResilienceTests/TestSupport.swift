@@ -3,6 +3,7 @@ import Logging
 import ResilienceTestKit
 import Synchronization
 import Testing
+import _LoadKit
 
 @testable import Resilience
 

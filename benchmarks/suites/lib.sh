@@ -1,37 +1,34 @@
-# Shared by the suites: a private redis-server for the run, and the release build of the load generator.
+# Shared by the suites: a private redis-server for the run, started by the server harness the tests and the demo
+# use (through `LoadGenerator server`), and the release build of the load generator.
 # shellcheck shell=bash
 
-free_port() {
-    python3 -c 'import socket
-while True:
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
-    if port != 6379: print(port); break'
-}
-
-# start_redis: sets REDIS_PORT, REDIS_PID and REDIS_DIR; stopped by stop_redis (trap it).
+# start_redis: sets REDIS_PORT; stopped by stop_redis (trap it). Needs build_load_generator first. The harness
+# picks a free loopback port (never 6379), keeps the server's files in a directory of its own and kills the server
+# if the load generator dies.
 start_redis() {
-    REDIS_DIR="$(mktemp -d /tmp/resilient-cache-bench.XXXXXX)"
-    REDIS_PORT="$(free_port)"
-    redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no --dir "$REDIS_DIR" \
-        --logfile "$REDIS_DIR/redis.log" --daemonize no --enable-debug-command local "$@" &
-    REDIS_PID=$!
-    for _ in $(seq 100); do
-        redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && return 0
+    REDIS_PORT_FILE="$(mktemp -u /tmp/resilient-cache-bench-port.XXXXXX)"
+    "$LOAD_GENERATOR" server --port-file "$REDIS_PORT_FILE" &
+    REDIS_SERVER_PID=$!
+    for _ in $(seq 300); do
+        if [ -s "$REDIS_PORT_FILE" ]; then
+            REDIS_PORT="$(cat "$REDIS_PORT_FILE")"
+            return 0
+        fi
+        kill -0 "$REDIS_SERVER_PID" 2>/dev/null || break
         sleep 0.05
     done
-    echo "redis-server did not start; log:" >&2
-    cat "$REDIS_DIR/redis.log" >&2
+    echo "redis-server did not start (LoadGenerator server)" >&2
+    stop_redis
     return 1
 }
 
 stop_redis() {
-    if [ -n "${REDIS_PID:-}" ]; then
-        kill -CONT "$REDIS_PID" 2>/dev/null || true
-        kill "$REDIS_PID" 2>/dev/null || true
-        wait "$REDIS_PID" 2>/dev/null || true
-        REDIS_PID=""
+    if [ -n "${REDIS_SERVER_PID:-}" ]; then
+        kill -TERM "$REDIS_SERVER_PID" 2>/dev/null || true
+        wait "$REDIS_SERVER_PID" 2>/dev/null || true
+        REDIS_SERVER_PID=""
     fi
-    [ -n "${REDIS_DIR:-}" ] && rm -rf "$REDIS_DIR"
+    [ -n "${REDIS_PORT_FILE:-}" ] && rm -f "$REDIS_PORT_FILE"
     return 0
 }
 

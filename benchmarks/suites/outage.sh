@@ -15,7 +15,8 @@ echo "### outage: GET during a 3 s fault, 50 callers, command timeout 100 ms ($(
 echo
 echo "| fault | path | calls during fault | p50 µs | p99 µs | max µs | fault → OPEN ms | clear → CLOSED ms |"
 echo "|---|---|---:|---:|---:|---:|---:|---:|"
-for fault in hang stop; do
+# Faults as the demo and the chaos soak write them (OUTAGE_FAULTS="hang stop" by default, e.g. "hang sleep=3").
+for fault in ${OUTAGE_FAULTS:-hang stop}; do
     for through in cache client; do
         results=()
         for _ in $(seq "$runs"); do
@@ -32,7 +33,7 @@ row = {"suite": "outage", "name": f"{fault} via {through}", "fault": fault, "thr
 open(rows, "a").write(json.dumps(row) + "\n")
 fmt = lambda v: "-" if v is None else f"{v:.1f}"
 label = {"cache": "ResilientCache (breaker)", "client": "bare client (no breaker)"}[through]
-fault_label = {"hang": "hung (SIGSTOP)", "stop": "stopped (SIGTERM)"}[fault]
+fault_label = {"hang": "hung (SIGSTOP)", "stop": "stopped (SIGTERM)"}.get(fault, fault)
 print(f"| {fault_label} | {label} | {row['calls']} | {fmt(row['p50_us'])} | {fmt(row['p99_us'])} | {fmt(row['max_us'])} | "
       f"{fmt(row['to_open_ms'])} | {fmt(row['to_closed_ms'])} |")
 PY

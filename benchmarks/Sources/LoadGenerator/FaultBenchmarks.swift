@@ -1,4 +1,5 @@
 import ArgumentParser
+import CacheTestKit
 import HiredisClient
 import Histogram
 import Logging
@@ -6,37 +7,51 @@ import RedisCache
 import RedisTestSupport
 import Resilience
 import Synchronization
+import _LoadKit
 
-/// GET latency while a server it starts itself is hung or stopped, through the cache (breaker) and through the
-/// bare client, and how long the breaker takes to open after the fault and to close after it clears.
+/// GET latency while a server it starts itself suffers a fault (hung or stopped, by default), through the cache
+/// (breaker) and through the bare client, and how long the breaker takes to open after the fault and to close after
+/// it clears.
 struct FaultTimeline: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fault",
-        abstract: "Latency of GET during a hang or a stop, with and without the breaker; time to OPEN and to CLOSED."
+        abstract: "Latency of GET during a fault, with and without the breaker; time to OPEN and to CLOSED."
     )
 
-    @Option(help: "hang (SIGSTOP/SIGCONT) or stop (SIGTERM, then restart).") var fault: String = "hang"
+    @Option(
+        help: """
+            A fault that takes Redis away, as the demo and the chaos soak write it: hang (SIGSTOP, cleared by \
+            SIGCONT), stop (SIGTERM, then restart), kill, sleep N, pause N, client-kill N, proxy-latency N, \
+            proxy-blackhole, proxy-reset, proxy-refuse (through a fault proxy).
+            """
+    )
+    var fault: String = "hang"
     @Option(help: "cache (with breaker) or client (no breaker).") var through: String = "cache"
     @Option(help: "Concurrent callers.") var concurrency: Int = 50
     @Option(help: "Command timeout in milliseconds.") var timeoutMs: Int = 100
-    @Option(help: "How long the fault lasts, in milliseconds.") var faultMs: Int = 3000
+    @Option(help: "How long the fault lasts, in milliseconds (a sleep, pause or client-kill lasts its own length).")
+    var faultMs: Int = 3000
 
     func run() async throws {
-        guard ["hang", "stop"].contains(fault) else { throw ValidationError("fault must be hang or stop") }
-        let server = try await RedisServer.start()
+        let fault: RedisFault
         do {
-            let result = try await measure(server)
-            await server.shutdown()
-            print(result)
+            fault = try RedisFault(parsing: self.fault)
         } catch {
-            await server.shutdown()
-            throw error
+            throw ValidationError("--fault: \(error)")
         }
+        guard fault.isOnset else {
+            throw ValidationError("--fault: \(fault) brings Redis back; name one that takes it away")
+        }
+        guard ["cache", "client"].contains(through) else { throw ValidationError("through must be cache or client") }
+        let result = try await RedisTestbed.withTestbed(proxy: fault.needsProxy) { testbed in
+            try await measure(fault, on: testbed)
+        }
+        print(result)
     }
 
-    private func measure(_ server: RedisServer) async throws -> String {
+    private func measure(_ fault: RedisFault, on testbed: RedisTestbed) async throws -> String {
         let timeout = Duration.milliseconds(timeoutMs)
-        let client = try makeClient(url: server.url, connections: 4, timeout: timeout)
+        let client = try makeClient(url: testbed.url, connections: 4, timeout: timeout)
         let quiet = Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
         var configuration = ResilientCacheConfiguration(namespace: "")
         configuration.breaker.openDuration = .seconds(1)
@@ -47,66 +62,48 @@ struct FaultTimeline: AsyncParsableCommand {
         for index in 0..<1000 { try await cache.set(benchmarkKey(index), Array(repeating: 120, count: 100)) }
 
         let clock = ContinuousClock()
-        let control = RunControl()
+        let inFault = FaultFlag()
         let useCache = through == "cache"
-        let callers = Task {
-            await withTaskGroup(of: Void.self) { group in
-                for caller in 0..<concurrency {
-                    group.addTask {
-                        var state = UInt64(caller + 1)
-                        var local = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
-                        while !control.stop.load(ordering: .relaxed) {
-                            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-                            let key = benchmarkKey(Int((state >> 33) % 1000))
-                            let recording = control.inFault.load(ordering: .relaxed)
-                            let began = clock.now
-                            if useCache {
-                                _ = try? await cache.get(key)
-                            } else {
-                                _ = try? await client.get(RedisKey(key))
-                            }
-                            if recording {
-                                let (seconds, attoseconds) = (clock.now - began).components
-                                _ = local.record(UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000))
-                            }
-                            // Stay a well-behaved caller while the server answers, like a service would; and let
-                            // others run when fast-failing calls never suspend.
-                            if !recording { try? await Task.sleep(for: .milliseconds(1)) } else { await Task.yield() }
-                        }
-                        control.histogram.withLock { $0.add(local) }
-                    }
+        let callers = CallerLoop(callers: concurrency)
+        let calling = Task {
+            await callers.run(state: { Caller(random: SplitMix64(seed: UInt64($0 + 1))) }) { caller in
+                let key = benchmarkKey(Int(caller.random.next() % 1000))
+                let recording = inFault.isRaised
+                let began = clock.now
+                if useCache {
+                    _ = try? await cache.get(key)
+                } else {
+                    _ = try? await client.get(RedisKey(key))
                 }
+                if recording { _ = caller.histogram.record(nanoseconds(clock.now - began)) }
+                // Stay a well-behaved caller while the server answers, like a service would; and let others run
+                // when fast-failing calls never suspend.
+                if !recording { try? await Task.sleep(for: .milliseconds(1)) } else { await Task.yield() }
             }
         }
         try await Task.sleep(for: .milliseconds(500))
-        let injected = clock.now
-        control.inFault.store(true, ordering: .relaxed)
-        if fault == "hang" { server.hang() } else { await server.stop() }
-        var opened: Duration?
-        while clock.now - injected < .milliseconds(faultMs) {
-            if opened == nil, cache.circuit.state == .open { opened = clock.now - injected }
-            try await Task.sleep(for: .milliseconds(1))
-        }
-        control.inFault.store(false, ordering: .relaxed)
-        if fault == "hang" { server.resume() } else { try await server.restart() }
-        let cleared = clock.now
-        var closed: Duration?
-        if useCache {
-            while clock.now - cleared < .seconds(10) {
-                if cache.circuit.state == .closed {
-                    closed = clock.now - cleared
-                    break
+        let timing = try await FaultTiming.measure(
+            fault,
+            on: testbed,
+            lasting: .milliseconds(faultMs),
+            recoveryTimeout: useCache ? .seconds(10) : .zero,
+            reacted: { useCache && cache.circuit.state == .open },
+            recovered: { cache.circuit.state == .closed },
+            onPhase: { phase in
+                switch phase {
+                case .injecting: inFault.raise()
+                case .clearing: inFault.lower()
+                case .recovering: break
                 }
-                try await Task.sleep(for: .milliseconds(1))
             }
-        }
-        control.stop.store(true, ordering: .relaxed)
-        await callers.value
+        )
+        callers.stop()
+        var merged = makeHistogram()
+        for caller in await calling.value { merged.add(caller.histogram) }
         cache.shutdown()
         probing.cancel()
         await client.close()
 
-        let merged = control.histogram.withLock { $0 }
         func us(_ nanoseconds: UInt64) -> Double { Double(nanoseconds) / 1000 }
         func ms(_ duration: Duration?) -> String {
             guard let duration else { return "null" }
@@ -116,9 +113,15 @@ struct FaultTimeline: AsyncParsableCommand {
         return """
             {"fault": "\(fault)", "through": "\(through)", "calls": \(merged.totalCount), \
             "p50_us": \(us(merged.valueAtPercentile(50))), "p99_us": \(us(merged.valueAtPercentile(99))), \
-            "max_us": \(us(merged.max)), "to_open_ms": \(useCache ? ms(opened) : "null"), \
-            "to_closed_ms": \(useCache ? ms(closed) : "null")}
+            "max_us": \(us(merged.max)), "to_open_ms": \(useCache ? ms(timing.toReaction) : "null"), \
+            "to_closed_ms": \(useCache ? ms(timing.toRecovery) : "null")}
             """
+    }
+
+    /// One caller's key generator and the latencies it recorded while the fault lasted.
+    private struct Caller: Sendable {
+        var random: SplitMix64
+        var histogram = makeHistogram()
     }
 }
 
@@ -158,24 +161,16 @@ struct FailureSweep: AsyncParsableCommand {
             for await event in cache.circuit.makeEventStream() { time.enter(event.to) }
         }
         let probing = Task { await cache.run() }
-        let control = RunControl()
         let start = clock.now
-        await withTaskGroup(of: Void.self) { group in
-            for caller in 0..<concurrency {
-                group.addTask {
-                    var state = UInt64(caller + 1)
-                    var count = 0
-                    while !control.stop.load(ordering: .relaxed) {
-                        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-                        _ = try? await cache.get(benchmarkKey(Int((state >> 33) % 1000)))
-                        count += 1
-                        if count % 64 == 0 { await Task.yield() }
-                    }
-                    control.operations.add(count, ordering: .relaxed)
-                }
-            }
-            try? await Task.sleep(for: .seconds(duration))
-            control.stop.store(true, ordering: .relaxed)
+        let callers = CallerLoop(callers: concurrency)
+        let counts = await callers.run(
+            for: .seconds(duration),
+            state: { SweepCaller(random: SplitMix64(seed: UInt64($0 + 1))) }
+        ) { caller in
+            _ = try? await cache.get(benchmarkKey(Int(caller.random.next() % 1000)))
+            caller.calls += 1
+            // A fast-failing call never suspends: let the other callers (and the timer) run.
+            if caller.calls % 64 == 0 { await Task.yield() }
         }
         let elapsed = clock.now - start
         time.enter(cache.circuit.state)
@@ -188,7 +183,7 @@ struct FailureSweep: AsyncParsableCommand {
         let elapsedSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         print(
             """
-            {"failure_rate": \(failureRate), "ops_per_sec": \(Int(Double(control.operations.load(ordering: .relaxed)) / elapsedSeconds)), \
+            {"failure_rate": \(failureRate), "ops_per_sec": \(Int(Double(counts.reduce(0) { $0 + $1.calls }) / elapsedSeconds)), \
             "admitted_share": \(total == 0 ? 0 : Double(metrics.counts.permitted) / Double(total)), \
             "backend_calls": \(backend.calls), "state_changes": \(metrics.counts.stateChanges), \
             "closed_share": \(fractions[.closed] ?? 0), "open_share": \(fractions[.open] ?? 0), \
@@ -230,11 +225,19 @@ final class StateTimer: Sendable {
     }
 }
 
-/// Flags and totals shared by a run's callers.
-final class RunControl: Sendable {
-    let stop = Atomic<Bool>(false)
-    let inFault = Atomic<Bool>(false)
-    let operations = Atomic<Int>(0)
-    let histogram = Mutex(Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three))
+/// One sweep caller's key generator and call count.
+private struct SweepCaller: Sendable {
+    var random: SplitMix64
+    var calls = 0
 }
 
+/// A switch the callers read on every call.
+final class FaultFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+
+    func raise() { value.store(true, ordering: .relaxed) }
+
+    func lower() { value.store(false, ordering: .relaxed) }
+
+    var isRaised: Bool { value.load(ordering: .relaxed) }
+}

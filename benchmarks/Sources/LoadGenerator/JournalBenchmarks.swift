@@ -75,9 +75,9 @@ struct FencedGet: AsyncParsableCommand {
             logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
         )
         // Journal the patterns as an outage does: invalidations the open circuit turns away are recorded.
-        cache.breaker.forceOpen(reason: "journal the benchmark's patterns")
+        cache.circuit.forceOpen(reason: "journal the benchmark's patterns")
         for pattern in journaled { try await cache.invalidate(pattern: pattern) }
-        cache.breaker.reset()
+        cache.circuit.reset()
         let health = cache.health()
         guard health.journalSize == journaled.count, !health.journalOverflowed else {
             throw ValidationError(
@@ -110,8 +110,8 @@ struct FencedGet: AsyncParsableCommand {
 extension FencedGet {
     /// GETs from one caller with the breaker open: nothing reaches Redis, so the time is the journal's check
     /// and the breaker's rejection. None of the keys may be fenced (the metrics say).
-    private func timeFenceChecks(_ cache: ResilientCache<ContinuousClock>, keys: [String]) async throws {
-        cache.breaker.forceOpen(reason: "time the fence check alone")
+    private func timeFenceChecks(_ cache: ResilientCache, keys: [String]) async throws {
+        cache.circuit.forceOpen(reason: "time the fence check alone")
         let fencedBefore = cache.metrics.fencedReads
         let clock = ContinuousClock()
         let began = clock.now

@@ -3,17 +3,19 @@ import HiredisClient
 import Histogram
 import Logging
 import RedisCache
+import RedisTestSupport
 import Resilience
+import _LoadKit
 
 /// Drives load through our client or cache against a live server and prints one JSON object:
 /// `{"ops_per_sec":…, "p50_us":…, "p99_us":…, "max_us":…, "errors":…}`. `benchmarks/run` sets it beside
-/// redis-benchmark on the same server.
+/// redis-benchmark on the same server, which `server` starts through the server harness.
 @main
 struct LoadGenerator: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "load-generator",
         abstract: "Drive load through HiredisClient or ResilientCache and report throughput and latency percentiles.",
-        subcommands: [Throughput.self, Outage.self, FaultTimeline.self, FailureSweep.self, FencedGet.self],
+        subcommands: [Throughput.self, Outage.self, FaultTimeline.self, FailureSweep.self, FencedGet.self, Server.self],
         defaultSubcommand: Throughput.self
     )
 }
@@ -75,7 +77,11 @@ struct Throughput: AsyncParsableCommand {
             var configuration = ResilientCacheConfiguration(namespace: "")
             configuration.defaultTTL = nil
             configuration.ttlJitter = 0
-            let cache = ResilientCache(backend: RedisCacheBackend(client: client), configuration: configuration)
+            let cache = ResilientCache(
+                backend: RedisCacheBackend(client: client),
+                configuration: configuration,
+                logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
+            )
             switch (through, operation) {
             case ("fetch", _):
                 // Preloaded keys: every fetch is a hit, so this measures fetch's own path over get.
@@ -105,21 +111,30 @@ struct Throughput: AsyncParsableCommand {
 struct Outage: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: """
-            Latency of GET while the server is hung (the caller SIGSTOPs it first): through the cache once its \
-            breaker is open, or through the bare client, where every call pays the command timeout.
+            Latency of GET while the server is hung (SIGSTOP; the command starts and hangs a server of its own): \
+            through the cache once its breaker is open, or through the bare client, where every call pays the \
+            command timeout.
             """
     )
 
-    @Option(help: "Server URL (the server must be hung, e.g. SIGSTOP).") var url: String
     @Option(help: "cache (breaker open: fast-fail) or client (no breaker).") var through: String = "cache"
     @Option(help: "Requests to time.") var requests: Int = 100_000
     @Option(help: "Command timeout in milliseconds.") var timeoutMs: Int = 100
 
     func run() async throws {
+        guard ["cache", "client"].contains(through) else { throw ValidationError("through must be cache or client") }
+        try await RedisTestbed.withTestbed { testbed in
+            try await testbed.apply(.hang)
+            let result = try await measure(url: testbed.url)
+            try await testbed.apply(.resume)
+            print(result.json)
+        }
+    }
+
+    private func measure(url: String) async throws -> Result {
         let client = try makeClient(url: url, connections: 4, timeout: .milliseconds(timeoutMs))
         let call: @Sendable (Int) async throws -> Void
-        switch through {
-        case "cache":
+        if through == "cache" {
             var configuration = ResilientCacheConfiguration(namespace: "")
             configuration.breaker.openDuration = .seconds(600)  // stay open for the whole measurement
             let cache = ResilientCache(
@@ -132,7 +147,7 @@ struct Outage: AsyncParsableCommand {
             call = { _ in
                 guard try await cache.get("key:000000000001") == nil else { fatalError("a hung server answered") }
             }
-        case "client":
+        } else {
             call = { _ in
                 do {
                     _ = try await client.get("key:000000000001")
@@ -141,12 +156,10 @@ struct Outage: AsyncParsableCommand {
                 }
                 fatalError("a hung server answered")
             }
-        default:
-            throw ValidationError("through must be cache or client")
         }
-        let result = await drive(concurrency: 1, requests: requests, keySpace: 1, call, countErrors: true)
+        let result = await drive(concurrency: 1, requests: requests, keySpace: 1, call)
         await client.close()
-        print(result.json)
+        return result
     }
 }
 
@@ -174,49 +187,56 @@ func makeClient(url: String, connections: Int, timeout: Duration) throws -> Redi
     return try RedisClient(configuration: configuration, logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
 }
 
-/// Runs `requests` calls from `concurrency` callers, each picking keys from a seeded LCG, and times each call.
+/// Runs `requests` calls from `concurrency` callers, each picking keys from its own seeded generator, and times
+/// each call.
 func drive(
     concurrency: Int,
     requests: Int,
     keySpace: Int,
-    _ call: @escaping @Sendable (Int) async throws -> Void,
-    countErrors: Bool = true
+    _ call: @escaping @Sendable (Int) async throws -> Void
 ) async -> Result {
+    struct Caller: Sendable {
+        var random: SplitMix64
+        var histogram = makeHistogram()
+        var errors = 0
+    }
     let perCaller = requests / concurrency
     let clock = ContinuousClock()
     let start = clock.now
-    let (histogram, errors) = await withTaskGroup(of: (Histogram<UInt64>, Int).self) { group in
-        for caller in 0..<concurrency {
-            group.addTask {
-                var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
-                var errors = 0
-                var state = UInt64(caller + 1) &* 0x9E37_79B9_7F4A_7C15
-                for _ in 0..<perCaller {
-                    state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-                    let index = Int((state >> 33) % UInt64(keySpace))
-                    let began = clock.now
-                    do {
-                        try await call(index)
-                    } catch {
-                        errors += 1
-                    }
-                    let (seconds, attoseconds) = (clock.now - began).components
-                    _ = histogram.record(UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000))
-                }
-                return (histogram, errors)
-            }
+    let callers = CallerLoop(callers: concurrency)
+    let states = await callers.run(
+        callsPerCaller: perCaller,
+        state: { Caller(random: SplitMix64(seed: UInt64($0 + 1) &* 0x9E37_79B9_7F4A_7C15)) }
+    ) { caller in
+        let index = Int(caller.random.next() % UInt64(keySpace))
+        let began = clock.now
+        do {
+            try await call(index)
+        } catch {
+            caller.errors += 1
         }
-        var merged = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
-        var errors = 0
-        for await (histogram, callerErrors) in group {
-            merged.add(histogram)
-            errors += callerErrors
-        }
-        return (merged, errors)
+        _ = caller.histogram.record(nanoseconds(clock.now - began))
     }
     let elapsed = clock.now - start
+    var histogram = makeHistogram()
+    for state in states { histogram.add(state.histogram) }
     let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-    return Result(operations: perCaller * concurrency, seconds: seconds, histogram: histogram, errors: errors)
+    return Result(
+        operations: perCaller * concurrency,
+        seconds: seconds,
+        histogram: histogram,
+        errors: states.reduce(0) { $0 + $1.errors }
+    )
+}
+
+/// An empty latency histogram in nanoseconds, up to a minute, three significant digits.
+func makeHistogram() -> Histogram<UInt64> {
+    Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+}
+
+func nanoseconds(_ duration: Duration) -> UInt64 {
+    let (seconds, attoseconds) = duration.components
+    return UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
 }
 
 /// `key:000000001234`, as redis-benchmark names keys with `-r`.

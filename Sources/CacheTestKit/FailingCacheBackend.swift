@@ -1,6 +1,6 @@
 import RedisCache
-import ResilienceTestKit
 import Synchronization
+import _LoadKit
 
 /// A ``RedisCache/CacheBackend`` that fails on purpose: the guide's `FailingCacheManager`.
 ///

@@ -1,5 +1,5 @@
-import DemoKit
 import Testing
+import _LoadKit
 
 struct DurationTextTests {
     @Test func aBareNumberIsInTheOptionsUnit() throws {

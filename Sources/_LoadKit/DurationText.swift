@@ -1,4 +1,5 @@
-/// Reads and writes the durations the demo's options and schedules are made of: `30s`, `20ms`, `1.5s`, `2m`.
+/// Reads and writes the durations that options, fault schedules and faults are written with: `30s`, `20ms`,
+/// `1.5s`, `2m`.
 public enum DurationText {
     /// The unit a bare number is read in: `--duration 30` means seconds, `--origin-latency 20` milliseconds.
     public enum Unit: Sendable {
@@ -58,7 +59,7 @@ public enum DurationText {
 }
 
 /// A decimal number without trailing zeros: `12.50` as `12.5`, `3.0` as `3`.
-func trimmed(_ number: String) -> String {
+package func trimmed(_ number: String) -> String {
     guard number.contains(".") else { return number }
     var text = number
     while text.hasSuffix("0") { text.removeLast() }
@@ -68,12 +69,12 @@ func trimmed(_ number: String) -> String {
 
 extension Duration {
     /// The duration in seconds, as a `Double`.
-    var seconds: Double {
+    package var seconds: Double {
         Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 
     /// The duration in whole microseconds, rounded down, never negative.
-    var microseconds: UInt64 {
+    package var microseconds: UInt64 {
         let (seconds, attoseconds) = components
         let value = seconds * 1_000_000 + attoseconds / 1_000_000_000_000
         return value < 0 ? 0 : UInt64(value)
@@ -81,7 +82,7 @@ extension Duration {
 }
 
 /// `value` with exactly `digits` decimals; what `String(format:)` would give, without Foundation.
-func fixed(_ value: Double, digits: Int) -> String {
+package func fixed(_ value: Double, digits: Int) -> String {
     guard value.isFinite else { return "-" }
     var scale = 1.0
     for _ in 0..<digits { scale *= 10 }
@@ -97,7 +98,7 @@ func fixed(_ value: Double, digits: Int) -> String {
 }
 
 extension StringProtocol {
-    func trimmingWhitespace() -> Substring {
+    package func trimmingWhitespace() -> Substring {
         let characters = Substring(self)
         guard let first = characters.firstIndex(where: { !$0.isWhitespace }),
             let last = characters.lastIndex(where: { !$0.isWhitespace })
