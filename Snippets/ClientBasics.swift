@@ -33,7 +33,7 @@ print(reply.integer ?? 0)
 
 do {
     _ = try await client.get("user:42", timeout: .milliseconds(50))
-} catch where error.code == .timeout {
+} catch let error where error.code == .timeout {
     print("no answer within 50 ms")  // the call still returned on time
 } catch {
     print(error.code, error.serverError?.code ?? "-")  // e.g. SERVER_ERROR WRONGTYPE
