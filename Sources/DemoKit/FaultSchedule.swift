@@ -116,7 +116,7 @@ package struct FaultSchedule: Sendable, Hashable, CustomStringConvertible {
             case (.resume, .hung): server = .up
             case (.stop, .up), (.stop, .hung), (.kill, .up), (.kill, .hung): server = .down
             case (.start, .down): server = .up
-            case (.sleep, .up), (.pause, .up), (.clientKill, .up): break
+            case (.sleep, .up), (.pause, .up), (.clientKill, .up), (.maxClients, .up): break
             case (.resume, _): throw ParseError(message: "fault '\(entry)': the server is not hung (hang it first)")
             case (.start, _):
                 throw ParseError(message: "fault '\(entry)': the server is running (stop or kill it first)")

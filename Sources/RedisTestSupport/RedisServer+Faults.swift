@@ -10,7 +10,9 @@ extension RedisServer {
     /// ``restart()``. The faults that end by themselves return when they are over: `sleep N` sends `DEBUG SLEEP`
     /// (the server needs ``Options-swift.struct/enableDebugCommand``) and returns when Redis answers it; `pause N`
     /// sends `CLIENT PAUSE N ALL` and returns when a `PING` is answered; `client-kill N` sends
-    /// `CLIENT KILL TYPE normal` every 30 ms for N. Apply those on a task of their own to act while they last.
+    /// `CLIENT KILL TYPE normal` every 30 ms for N; `max-clients N` takes the only client slot for N (every other
+    /// connection is cut, every new one refused with `-ERR max number of clients reached`). Apply those on a task
+    /// of their own to act while they last.
     /// The proxy faults switch the proxy's ``FaultProxy/Mode``.
     ///
     /// ```swift
@@ -52,6 +54,8 @@ extension RedisServer {
                 _ = try? await cliAsync("CLIENT", "KILL", "TYPE", "normal", timeout: .seconds(5))
                 try await Task.sleep(for: min(Self.clientKillInterval, end - clock.now))
             }
+        case .maxClients(let length):
+            try await holdEveryClientSlot(for: length)
         case .proxyLatency(let delay):
             try await Self.require(proxy, for: fault).setMode(.latency(delay))
         case .proxyBlackhole:
@@ -63,6 +67,21 @@ extension RedisServer {
         case .proxyClear:
             try await Self.require(proxy, for: fault).setMode(.passThrough)
         }
+    }
+
+    /// Takes the only client slot for `length`: one connection of the harness's own sets `maxclients` to 1 and
+    /// cuts every other client, then restores the limit and leaves.
+    private func holdEveryClientSlot(for length: Duration) async throws {
+        let holder = try await RawConnection.connect(port: port)
+        defer { holder.close() }
+        var limit = "10000"
+        if case .array(let pair?) = try await holder.command("CONFIG", "GET", "maxclients"), let value = pair.last?.string {
+            limit = value
+        }
+        _ = try await holder.command("CONFIG", "SET", "maxclients", "1")
+        _ = try await holder.command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+        try await Task.sleep(for: length)
+        _ = try await holder.command("CONFIG", "SET", "maxclients", limit)
     }
 
     private static func require(

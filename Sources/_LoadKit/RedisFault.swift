@@ -2,12 +2,13 @@
 /// schedules, the chaos soak and the benchmarks are written in.
 ///
 /// A fault is read from and written as text: `hang`, `resume`, `stop`, `kill`, `start` (or `restart`),
-/// `sleep 2s`, `pause 2s`, `client-kill 2s`, `proxy-latency 300ms`, `proxy-blackhole`, `proxy-reset`,
+/// `sleep 2s`, `pause 2s`, `client-kill 2s`, `max-clients 2s`, `proxy-latency 300ms`, `proxy-blackhole`, `proxy-reset`,
 /// `proxy-refuse`, `proxy-clear`. A length may follow a space or `=`; a bare number is seconds, except for
 /// `proxy-latency`, where it is milliseconds.
 ///
 /// Some faults take Redis away (``isOnset``) and another one brings it back (``clearing``: `resume` after `hang`,
-/// `start` after `stop` or `kill`, `proxy-clear` after any proxy fault); `sleep`, `pause` and `client-kill` end by
+/// `start` after `stop` or `kill`, `proxy-clear` after any proxy fault); `sleep`, `pause`, `client-kill` and
+/// `max-clients` end by
 /// themselves (``endsByItself``). The server harness applies them (`RedisServer.apply(_:proxy:)` in
 /// `RedisTestSupport`).
 ///
@@ -33,6 +34,9 @@ public enum RedisFault: Sendable, Hashable, CustomStringConvertible {
     /// `CLIENT KILL TYPE normal` over and over for the given time: every client connection is cut as soon as it
     /// is made.
     case clientKill(Duration)
+    /// `maxclients` reached for the given time: the harness takes the server's only client slot and cuts every
+    /// other connection, so each new one is answered `-ERR max number of clients reached` and closed.
+    case maxClients(Duration)
     /// The proxy delays every chunk by the given time in each direction.
     case proxyLatency(Duration)
     /// The proxy accepts connections and reads, but forwards nothing: a path that drops every packet.
@@ -87,6 +91,7 @@ public enum RedisFault: Sendable, Hashable, CustomStringConvertible {
         case "sleep": self = .sleep(try length(defaultUnit: .seconds, example: "sleep 2"))
         case "pause": self = .pause(try length(defaultUnit: .seconds, example: "pause 2"))
         case "client-kill": self = .clientKill(try length(defaultUnit: .seconds, example: "client-kill 2"))
+        case "max-clients": self = .maxClients(try length(defaultUnit: .seconds, example: "max-clients 2"))
         case "proxy-latency": self = .proxyLatency(try length(defaultUnit: .milliseconds, example: "proxy-latency 300"))
         default:
             throw ParseError(message: "unknown fault '\(text.trimmingWhitespace())' (\(Self.vocabulary))")
@@ -94,7 +99,8 @@ public enum RedisFault: Sendable, Hashable, CustomStringConvertible {
     }
 
     private static let vocabulary =
-        "use hang, resume, stop, kill, start, sleep N, pause N, client-kill N, proxy-latency N, proxy-blackhole, "
+        "use hang, resume, stop, kill, start, sleep N, pause N, client-kill N, max-clients N, proxy-latency N, "
+        + "proxy-blackhole, "
         + "proxy-reset, proxy-refuse or proxy-clear"
 
     /// The fault as it is written: `hang`, `sleep 2s`, `proxy-latency 300ms`…
@@ -108,6 +114,7 @@ public enum RedisFault: Sendable, Hashable, CustomStringConvertible {
         case .sleep(let length): "sleep \(DurationText.format(length))"
         case .pause(let length): "pause \(DurationText.format(length))"
         case .clientKill(let length): "client-kill \(DurationText.format(length))"
+        case .maxClients(let length): "max-clients \(DurationText.format(length))"
         case .proxyLatency(let delay): "proxy-latency \(DurationText.format(delay))"
         case .proxyBlackhole: "proxy-blackhole"
         case .proxyReset: "proxy-reset"
@@ -127,6 +134,7 @@ public enum RedisFault: Sendable, Hashable, CustomStringConvertible {
         case .sleep(let length): "DEBUG SLEEP \(DurationText.format(length)): Redis busy"
         case .pause(let length): "CLIENT PAUSE \(DurationText.format(length)): Redis holds every command"
         case .clientKill(let length): "CLIENT KILL TYPE normal for \(DurationText.format(length)): connections cut"
+        case .maxClients(let length): "maxclients reached for \(DurationText.format(length)): new connections refused"
         case .proxyLatency(let delay): "proxy: \(DurationText.format(delay)) added each way"
         case .proxyBlackhole: "proxy: nothing forwarded"
         case .proxyReset: "proxy: every connection reset"
@@ -146,7 +154,7 @@ public enum RedisFault: Sendable, Hashable, CustomStringConvertible {
     /// Whether Redis (or the harness) ends the fault after its length, with no fault to clear it.
     public var endsByItself: Bool {
         switch self {
-        case .sleep, .pause, .clientKill: true
+        case .sleep, .pause, .clientKill, .maxClients: true
         default: false
         }
     }

@@ -24,6 +24,10 @@ struct ChaosSoakTests {
     static let groups = 200
     static let keysPerGroup = 10
     static let fetchKeys = 1_000
+    /// Callers of the second instance, which only reads.
+    static let readers = 10
+    /// The README's bound: another instance reads no stale value later than this after Redis answers again.
+    static let crossInstanceBound: Duration = .seconds(1)
 
     /// How long each fault lasts.
     static let lasts = Duration.milliseconds(1500)
@@ -62,11 +66,18 @@ struct ChaosSoakTests {
             configuration.journalCapacity = 50_000
             let cache = ResilientCache(backend: RedisCacheBackend(client: client), configuration: configuration, logger: quiet)
             let running = Task { await cache.run() }
+            // A second instance of the service over the same Redis: it only reads, and the stale values it reads
+            // are counted against the cross-instance bound the README states.
+            let readerClient = try RedisClient(configuration: clientConfiguration, logger: quiet)
+            let reader = ResilientCache(backend: RedisCacheBackend(client: readerClient), configuration: configuration, logger: quiet)
+            let readerRunning = Task { await reader.run() }
+            let readerStats = ReaderStats()
 
             let model = ChaosModel()
             let phases = (0..<64).map { _ in PhaseStats() }
             let control = SoakControl()
             let callers = CallerLoop(callers: Self.callers)
+            let readers = CallerLoop(callers: Self.readers)
 
             let rssBefore = residentMegabytes()
             var rssSamples: [Double] = []
@@ -76,6 +87,11 @@ struct ChaosSoakTests {
                 group.addTask {
                     _ = await callers.run(state: { CallerState(id: $0) }) { state in
                         await Self.call(&state, cache: cache, model: model, phases: phases, control: control)
+                    }
+                }
+                group.addTask {
+                    _ = await readers.run(state: { SplitMix64(seed: UInt64($0) &+ 104_729) }) { random in
+                        await Self.read(&random, cache: reader, model: model, control: control, stats: readerStats)
                     }
                 }
                 // Warm up healthy, then each fault and the recovery after it.
@@ -91,9 +107,13 @@ struct ChaosSoakTests {
                         recovered: { cache.circuit.state == .closed },
                         onPhase: { phase in
                             switch phase {
-                            case .injecting: control.phase.store(2 * index + 1, ordering: .relaxed)
+                            case .injecting:
+                                control.phase.store(2 * index + 1, ordering: .relaxed)
+                                control.faultBegan()
                             case .clearing: break
-                            case .recovering: control.phase.store(2 * index + 2, ordering: .relaxed)
+                            case .recovering:
+                                control.phase.store(2 * index + 2, ordering: .relaxed)
+                                control.faultCleared()
                             }
                         }
                     )
@@ -110,6 +130,7 @@ struct ChaosSoakTests {
                     )
                 }
                 callers.stop()
+                readers.stop()
                 try await group.waitForAll()
             }
             // Final numbers after every caller returned: started == finished everywhere.
@@ -118,6 +139,18 @@ struct ChaosSoakTests {
                 rows[index].recovery = phases[2 * index + 2].snapshot
             }
             Self.printTable(rows, warmUp: phases[0].snapshot, rssBefore: rssBefore, rssSamples: rssSamples)
+            let readerTotals = readerStats.snapshot
+            print(
+                "Second instance: \(readerTotals.reads) reads, \(readerTotals.escaped) escaped, "
+                    + "\(readerTotals.staleDuringFaults) stale while a fault lasted, \(readerTotals.staleAfterClear) stale "
+                    + "after a fault cleared, the latest \(readerTotals.latestStaleAfterClear.map { "\($0)" } ?? "never") "
+                    + "after the clear (bound \(Self.crossInstanceBound))"
+            )
+            #expect(readerTotals.escaped == 0, "the second instance: \(readerTotals.escaped) errors escaped")
+            #expect(readerTotals.reads > 0)
+            if let latest = readerTotals.latestStaleAfterClear {
+                #expect(latest < Self.crossInstanceBound, "the second instance read a stale value \(latest) after Redis returned")
+            }
 
             let warmUp = phases[0].snapshot
             #expect(callers.callsStarted == callers.callsFinished, "a call never returned")
@@ -147,8 +180,11 @@ struct ChaosSoakTests {
             }
 
             cache.shutdown()
-            running.cancel()
+            reader.shutdown()
+            await running.value
+            await readerRunning.value
             await client.close()
+            await readerClient.close()
         }
     }
 
@@ -220,13 +256,38 @@ struct ChaosSoakTests {
         }
     }
 
+    /// One read of the second instance: stale when older than what the first instance had written (or removed)
+    /// before the read began.
+    static func read(
+        _ random: inout SplitMix64,
+        cache: ResilientCache,
+        model: ChaosModel,
+        control: SoakControl,
+        stats: ReaderStats
+    ) async {
+        let key = "s:g\(random.next() % UInt64(groups)):\(random.next() % UInt64(keysPerGroup))"
+        let floor = model.floor(key)
+        let (inFault, clearedAt) = control.faultState
+        let started = ContinuousClock.now
+        do {
+            let value = try await cache.get(key)
+            if let value, let version = ChaosModel.version(of: value), version < floor {
+                stats.stale(duringFault: inFault, sinceClear: clearedAt.map { started - $0 })
+            }
+            stats.read()
+        } catch {
+            stats.escaped()
+        }
+        try? await Task.sleep(for: .milliseconds(1))
+    }
+
     static func ownKey(_ groups: [Int], _ random: inout SplitMix64) -> String {
         "s:g\(groups[Int(random.next() % UInt64(groups.count))]):\(random.next() % UInt64(keysPerGroup))"
     }
 
     /// Every fault of the shared vocabulary that takes Redis away, each for ``lasts``.
     static let faults: [RedisFault] = [
-        .stop, .kill, .hang, .sleep(lasts), .pause(lasts), .clientKill(lasts),
+        .stop, .kill, .hang, .sleep(lasts), .pause(lasts), .clientKill(lasts), .maxClients(lasts),
         .proxyLatency(.milliseconds(300)), .proxyBlackhole, .proxyReset,
     ]
 
@@ -260,9 +321,49 @@ struct ChaosSoakTests {
     }
 }
 
-/// The soak's shared switch: which phase the callers record into.
+/// The soak's shared switches: which phase the callers record into, and whether a fault lasts or when the last
+/// one cleared.
 final class SoakControl: Sendable {
     let phase = Atomic<Int>(0)
+    private let fault = Mutex<(inFault: Bool, clearedAt: ContinuousClock.Instant?)>((false, nil))
+
+    func faultBegan() { fault.withLock { $0.inFault = true } }
+
+    func faultCleared() { fault.withLock { $0 = (false, ContinuousClock.now) } }
+
+    var faultState: (inFault: Bool, clearedAt: ContinuousClock.Instant?) { fault.withLock { $0 } }
+}
+
+/// What the second instance read.
+final class ReaderStats: Sendable {
+    struct Snapshot: Sendable {
+        var reads = 0
+        var escaped = 0
+        var staleDuringFaults = 0
+        var staleAfterClear = 0
+        var latestStaleAfterClear: Duration?
+    }
+
+    private let state = Mutex(Snapshot())
+
+    func read() { state.withLock { $0.reads += 1 } }
+
+    func escaped() { state.withLock { $0.escaped += 1 } }
+
+    func stale(duringFault: Bool, sinceClear: Duration?) {
+        state.withLock { state in
+            if duringFault {
+                state.staleDuringFaults += 1
+            } else {
+                // Before any fault nothing may be stale at all: count it as far beyond the bound.
+                let since = sinceClear ?? .seconds(3600)
+                state.staleAfterClear += 1
+                state.latestStaleAfterClear = max(state.latestStaleAfterClear ?? .zero, since)
+            }
+        }
+    }
+
+    var snapshot: Snapshot { state.withLock { $0 } }
 }
 
 /// This process's resident set size, from /proc/self/status.

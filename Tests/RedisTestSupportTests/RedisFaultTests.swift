@@ -54,6 +54,24 @@ struct RedisFaultTests {
         }
     }
 
+    @Test func maxClientsRefusesEveryNewConnectionWhileItLasts() async throws {
+        try await RedisTestbed.withTestbed { testbed in
+            let connection = try await RawConnection.connect(port: testbed.port)
+            #expect(try await connection.command("PING") == .simpleString("PONG"))
+            let fault = Task { try await testbed.apply(.maxClients(.milliseconds(500))) }
+            try await Task.sleep(for: .milliseconds(150))
+            await #expect(throws: RedisTestSupportError.self) {
+                try await connection.command("PING", timeout: .milliseconds(300))
+            }
+            let refused = try await RawConnection.connect(port: testbed.port)
+            #expect(try await refused.command("PING") == .error("ERR max number of clients reached"))
+            try await fault.value
+            let after = try await RawConnection.connect(port: testbed.port)
+            #expect(try await after.command("PING") == .simpleString("PONG"))
+            #expect(try await after.command("CONFIG", "GET", "maxclients") != .array([.bulkString(Array("maxclients".utf8)), .bulkString(Array("1".utf8))]))
+        }
+    }
+
     @Test func theProxyFaultsActOnTheProxyInFrontOfTheServer() async throws {
         try await RedisTestbed.withTestbed(proxy: true) { testbed in
             let proxy = try #require(testbed.proxy)
