@@ -90,17 +90,14 @@ package struct DemoConfiguration: Sendable {
     }
 
     /// The cache's settings for the demo: its own namespace, the value TTL, and a breaker that opens after 5
-    /// consecutive failures, stays open ``openDuration`` (also after a failed probe) and probes Redis itself every
-    /// 250 ms while half-open.
+    /// consecutive failures and stays open at most ``openDuration``. The cache's recovery loop probes Redis every
+    /// 100–250 ms meanwhile (the defaults), so it closes as soon as Redis answers, usually long before.
     package var cacheConfiguration: ResilientCacheConfiguration {
         let breaker = CircuitBreakerConfiguration(
             failureThreshold: 5,
             successThreshold: 3,
             openDuration: openDuration,
-            // No growth on re-opens: the demo shows recovery within one open duration of Redis coming back.
-            openBackoff: .init(multiplier: 1, maxOpenDuration: openDuration),
-            activeProbeInterval: .milliseconds(250),
-            activeProbeTimeout: max(.seconds(1), commandTimeout * 5)
+            openBackoff: .init(multiplier: 1, maxOpenDuration: openDuration)
         )
         var configuration = ResilientCacheConfiguration(namespace: "resilient-cache-demo:", breaker: breaker)
         configuration.defaultTTL = valueTTL

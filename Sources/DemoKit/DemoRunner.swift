@@ -71,23 +71,16 @@ package struct DemoRunner: Sendable {
         }
         clientConfiguration.commandTimeout = configuration.commandTimeout
         clientConfiguration.connectTimeout = configuration.commandTimeout
-        // Reconnect quickly once Redis is back; the breaker, not the backoff, keeps load off a failing server.
-        clientConfiguration.reconnect = try .init(initialDelay: .milliseconds(20), maximumDelay: .milliseconds(500))
-        let client = try RedisClient(configuration: clientConfiguration, logger: logger)
-        let result = await run(client: client, server: server, redis: redis)
-        await client.close()
+        // The one-object form a service uses: the cache owns its client, and its run() closes it.
+        let cache = try ResilientCache(redis: clientConfiguration, configuration: configuration.cacheConfiguration, logger: logger)
+        let result = await run(cache: cache, server: server, redis: redis)
         await server?.shutdown()
         return result
     }
 
-    private func run(client: RedisClient, server: (any FaultTarget)?, redis: String) async -> DemoResult {
+    private func run(cache: ResilientCache, server: (any FaultTarget)?, redis: String) async -> DemoResult {
         let configuration = self.configuration
         let reporter = self.reporter
-        let cache = ResilientCache(
-            backend: RedisCacheBackend(client: client),
-            configuration: configuration.cacheConfiguration,
-            logger: logger
-        )
         reporter.begin(configuration: configuration, redis: redis)
 
         let clock = ContinuousClock()

@@ -4,7 +4,7 @@
 /// ``CacheError/Code/unavailable`` — distinct from a miss, which is `nil`. That distinction is what lets the
 /// circuit breaker see an outage: a backend that turned read errors into misses would keep the circuit closed
 /// while every call pays a timeout. Requests the backend refuses on their merits (`WRONGTYPE`) throw
-/// ``CacheError/Code/rejected`` and do not count against availability.
+/// ``CacheError/Code/refused`` and count as the backend answering.
 ///
 /// Keys arrive fully qualified (namespace included).
 public protocol CacheBackend: Sendable {

@@ -5,7 +5,7 @@ public enum CacheLookup: Sendable {
     /// The backend answered and had no value, or the key is fenced by the invalidation journal.
     case miss
     /// The backend could not be asked or did not answer; the error says why (`CIRCUIT_BREAKER_OPEN`,
-    /// `CIRCUIT_BREAKER_THROTTLING`, `BACKEND_UNAVAILABLE`).
+    /// `CIRCUIT_BREAKER_THROTTLING`, `BACKEND_UNAVAILABLE`, or `CANCELLED` when the calling task was cancelled).
     case degraded(CacheError)
 
     /// The value of a hit, `nil` otherwise.

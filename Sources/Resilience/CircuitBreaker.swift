@@ -15,7 +15,7 @@ import Synchronization
 /// Two APIs share one state machine: ``execute(_:)`` wraps an async closure, and the two-step
 /// ``acquire()`` / ``Permit/succeeded()`` / ``Permit/failed(_:)`` / ``Permit/ignored()`` serves
 /// callers that cannot wrap a closure. Admission and outcome are atomic with respect to the
-/// state (a `Mutex` around a pure ``CircuitBreakerStateMachine``); outcomes carry the state
+/// state (a `Mutex` around a pure state machine); outcomes carry the state
 /// period (generation) they were admitted in, and a late outcome from an older period moves
 /// nothing. Transitions are logged once each and published to ``makeEventStream()`` and the
 /// `onTransition` handler, never from inside the lock.

@@ -43,7 +43,7 @@ extension CircuitBreaker {
         /// Reports that the call succeeded.
         ///
         /// In CLOSED this is one compare-and-swap on an atomic word, without the lock or a clock
-        /// read, except once per batch of successes (see ``CircuitBreakerGate``). With
+        /// read, except once per batch of successes (the gate word). With
         /// ``CircuitBreakerConfiguration/slowCallThreshold`` set, it reads the clock and a call
         /// slower than the threshold counts as a failure.
         ///
@@ -92,7 +92,7 @@ extension CircuitBreaker {
 
         /// Reports that the call's outcome says nothing about the dependency's health.
         ///
-        /// Frees a half-open probe slot; otherwise only counts in ``CircuitBreakerMetrics/callsIgnored``.
+        /// Frees a half-open probe slot; otherwise only counts in ``CircuitBreakerCounts/ignored``.
         ///
         /// ```swift
         /// permit.ignored()  // e.g. the value was too large to store: the caller's problem

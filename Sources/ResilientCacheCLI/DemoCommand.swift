@@ -65,7 +65,8 @@ struct DemoCommand: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "How long the breaker stays open before probing (seconds unless a unit is given).", valueName: "duration"))
+            "The longest the breaker stays open; the cache probes Redis every 100-250 ms meanwhile and lets calls "
+                + "through as soon as it answers (seconds unless a unit is given).", valueName: "duration"))
     var openDuration: String = "2s"
 
     @Option(
