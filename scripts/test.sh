@@ -6,6 +6,10 @@ cd "$(dirname "$0")/.."
 
 ./scripts/bootstrap.sh
 
+# The code's layout is checked, not only configured: swift-format (in the toolchain) against .swift-format.
+swift format lint --strict --recursive Sources Tests Snippets Package.swift \
+    benchmarks/Sources benchmarks/Benchmarks benchmarks/Package.swift
+
 # Every redis-server a test starts is stopped by the test, and if the test process itself dies, by a small
 # watchdog RedisTestSupport starts beside each server (see RedisServer.swift); nothing to sweep here.
 swift build --build-tests

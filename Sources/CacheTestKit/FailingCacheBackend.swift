@@ -54,7 +54,8 @@ public final class FailingCacheBackend: CacheBackend {
     ///   - wrapped: the backend that serves the calls that do not fail.
     ///   - faults: what to inject at first.
     ///   - seed: seeds the generator that picks which calls fail, so a run is reproducible.
-    public init(wrapping wrapped: any CacheBackend = InMemoryCacheBackend(), faults: Faults = .none, seed: UInt64 = 42) {
+    public init(wrapping wrapped: any CacheBackend = InMemoryCacheBackend(), faults: Faults = .none, seed: UInt64 = 42)
+    {
         self.wrapped = wrapped
         self.state = Mutex(State(faults: faults, random: SplitMix64(seed: seed)))
     }

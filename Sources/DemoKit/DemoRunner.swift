@@ -72,7 +72,8 @@ package struct DemoRunner: Sendable {
         clientConfiguration.commandTimeout = configuration.commandTimeout
         clientConfiguration.connectTimeout = configuration.commandTimeout
         // The one-object form a service uses: the cache owns its client, and its run() closes it.
-        let cache = try ResilientCache(redis: clientConfiguration, configuration: configuration.cacheConfiguration, logger: logger)
+        let cache = try ResilientCache(
+            redis: clientConfiguration, configuration: configuration.cacheConfiguration, logger: logger)
         let result = await run(cache: cache, server: server, redis: redis)
         await server?.shutdown()
         return result

@@ -82,7 +82,8 @@ public struct CacheError: Error, Sendable, CustomStringConvertible {
 
     /// Wraps the breaker's rejection: ``Code/circuitOpen`` or ``Code/throttled``, with the breaker's message.
     init(_ rejection: CircuitBreakerError, file: String = #fileID, line: Int = #line) {
-        self.init(Code(base: .circuit(rejection.code)), rejection.message, underlying: rejection, file: file, line: line)
+        self.init(
+            Code(base: .circuit(rejection.code)), rejection.message, underlying: rejection, file: file, line: line)
     }
 
     public var description: String { "\(code): \(message)" }

@@ -140,7 +140,8 @@ final class CacheInstruments: Sendable {
             Counter(label: "cache_degraded_total", dimensions: [("operation", $0.label)], factory: factory)
         }
         durations = CacheOperation.allCases.map {
-            CoreMetrics.Timer(label: "cache_operation_duration", dimensions: [("operation", $0.label)], factory: factory)
+            CoreMetrics.Timer(
+                label: "cache_operation_duration", dimensions: [("operation", $0.label)], factory: factory)
         }
         journalSize = Gauge(label: "cache_journal_size", dimensions: [], factory: factory)
         state = Gauge(label: "cache_circuit_breaker_state", dimensions: [], factory: factory)

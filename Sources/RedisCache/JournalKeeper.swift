@@ -224,7 +224,9 @@ final class JournalKeeper: Sendable {
     private func logOverflow() {
         logger.warning(
             "invalidation journal overflowed",
-            metadata: ["policy": "\(journal.withLock { $0.policy })", "capacity": "\(journal.withLock { $0.capacity })"]
+            metadata: [
+                "policy": "\(journal.withLock { $0.policy })", "capacity": "\(journal.withLock { $0.capacity })",
+            ]
         )
     }
 }

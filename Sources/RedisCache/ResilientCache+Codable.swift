@@ -1,7 +1,7 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// `Codable` values, stored as JSON (`JSONEncoder` with sorted keys, default date and data strategies).
@@ -18,7 +18,9 @@ extension ResilientCache {
     /// Stores `value` encoded as JSON. See ``set(_:_:ttl:)``; the label keeps a byte array from being taken for a
     /// `Codable` value (`set(key, [1, 2, 3])` stores three bytes, `set(key, encoding: [1, 2, 3])` the text `[1,2,3]`).
     @discardableResult
-    public func set<T: Encodable>(_ key: String, encoding value: T, ttl: Duration? = nil) async throws(CacheError) -> Bool {
+    public func set<T: Encodable>(_ key: String, encoding value: T, ttl: Duration? = nil) async throws(CacheError)
+        -> Bool
+    {
         try await set(key, try encode(value, key: key), ttl: ttl)
     }
 

@@ -1,6 +1,6 @@
+import CoreMetrics
 import HiredisClient
 import Logging
-import CoreMetrics
 import Resilience
 import Synchronization
 
@@ -234,7 +234,8 @@ public final class ResilientCache: Sendable {
         let started = timingStart()
         defer { instruments.record(.getMany, since: started, time: time) }
         let fenced = names.map { journal.fences($0) }
-        switch await recovery.call({ () async throws(CacheError) -> [[UInt8]?] in try await backend.get(many: names) }) {
+        switch await recovery.call({ () async throws(CacheError) -> [[UInt8]?] in try await backend.get(many: names) })
+        {
         case .success(let values):
             var result: [[UInt8]?] = []
             result.reserveCapacity(values.count)
@@ -340,7 +341,9 @@ public final class ResilientCache: Sendable {
         let qualifiedPattern = escapedNamespace + pattern
         let started = timingStart()
         defer { instruments.record(.invalidate, since: started, time: time) }
-        switch await recovery.call({ () async throws(CacheError) -> Int in try await backend.invalidate(pattern: qualifiedPattern) }) {
+        switch await recovery.call({ () async throws(CacheError) -> Int in
+            try await backend.invalidate(pattern: qualifiedPattern)
+        }) {
         case .success(let removed):
             return removed
         case .degraded(let error):

@@ -75,7 +75,9 @@ extension RedisServer {
         let holder = try await RawConnection.connect(port: port)
         defer { holder.close() }
         var limit = "10000"
-        if case .array(let pair?) = try await holder.command("CONFIG", "GET", "maxclients"), let value = pair.last?.string {
+        if case .array(let pair?) = try await holder.command("CONFIG", "GET", "maxclients"),
+            let value = pair.last?.string
+        {
             limit = value
         }
         _ = try await holder.command("CONFIG", "SET", "maxclients", "1")

@@ -64,7 +64,9 @@ public struct CircuitBreakerClassification: Sendable, Hashable, CustomStringConv
     @Sendable
     public static func `default`(_ error: any Error) -> Self {
         if error is CancellationError { return .ignored }
-        if let classified = error as? any CircuitBreakerClassifiedError { return classified.circuitBreakerClassification }
+        if let classified = error as? any CircuitBreakerClassifiedError {
+            return classified.circuitBreakerClassification
+        }
         return .failure
     }
 }

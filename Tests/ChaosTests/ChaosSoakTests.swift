@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import HiredisClient
 import Logging
 import RedisCache
@@ -9,6 +6,10 @@ import Resilience
 import Synchronization
 import Testing
 import _LoadKit
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The product's promise under load: 50 callers run `get`, `set`, `delete`, `invalidate` and `fetch` through a
 /// `ResilientCache` while Redis is stopped, killed, hung, put to sleep, paused, cut off, slowed, blackholed and
@@ -45,7 +46,8 @@ struct ChaosSoakTests {
         try await RedisTestbed.withTestbed(.init(enableDebugCommand: true), proxy: true) { testbed in
             let quiet = Logger(label: "chaos", factory: { _ in SwiftLogNoOpLogHandler() })
 
-            var clientConfiguration = try RedisClientConfiguration(endpoint: .tcp(host: testbed.host, port: testbed.port))
+            var clientConfiguration = try RedisClientConfiguration(
+                endpoint: .tcp(host: testbed.host, port: testbed.port))
             clientConfiguration.commandTimeout = Self.commandTimeout
             clientConfiguration.connectTimeout = Self.commandTimeout
             clientConfiguration.reconnect = try .init(initialDelay: .milliseconds(10), maximumDelay: .milliseconds(100))
@@ -64,12 +66,14 @@ struct ChaosSoakTests {
             )
             configuration.defaultTTL = .seconds(120)
             configuration.journalCapacity = 50_000
-            let cache = ResilientCache(backend: RedisCacheBackend(client: client), configuration: configuration, logger: quiet)
+            let cache = ResilientCache(
+                backend: RedisCacheBackend(client: client), configuration: configuration, logger: quiet)
             let running = Task { await cache.run() }
             // A second instance of the service over the same Redis: it only reads, and the stale values it reads
             // are counted against the cross-instance bound the README states.
             let readerClient = try RedisClient(configuration: clientConfiguration, logger: quiet)
-            let reader = ResilientCache(backend: RedisCacheBackend(client: readerClient), configuration: configuration, logger: quiet)
+            let reader = ResilientCache(
+                backend: RedisCacheBackend(client: readerClient), configuration: configuration, logger: quiet)
             let readerRunning = Task { await reader.run() }
             let readerStats = ReaderStats()
 
@@ -149,7 +153,9 @@ struct ChaosSoakTests {
             #expect(readerTotals.escaped == 0, "the second instance: \(readerTotals.escaped) errors escaped")
             #expect(readerTotals.reads > 0)
             if let latest = readerTotals.latestStaleAfterClear {
-                #expect(latest < Self.crossInstanceBound, "the second instance read a stale value \(latest) after Redis returned")
+                #expect(
+                    latest < Self.crossInstanceBound,
+                    "the second instance read a stale value \(latest) after Redis returned")
             }
 
             let warmUp = phases[0].snapshot
@@ -158,7 +164,9 @@ struct ChaosSoakTests {
             #expect(warmUp.hits > 0)
             for row in rows {
                 for (label, stats) in [("during", row.fault), ("after", row.recovery)] {
-                    #expect(stats.escaped == 0, "\(row.name) \(label): \(stats.escaped) errors escaped, e.g. \(stats.escapedSamples)")
+                    #expect(
+                        stats.escaped == 0,
+                        "\(row.name) \(label): \(stats.escaped) errors escaped, e.g. \(stats.escapedSamples)")
                     #expect(stats.started == stats.finished, "\(row.name) \(label): a call never returned")
                     #expect(stats.overruns == 0, "\(row.name) \(label): calls overran their bound: \(stats.slowest)")
                     #expect(stats.stale == 0, "\(row.name) \(label): \(stats.stale) stale reads")
@@ -300,23 +308,32 @@ struct ChaosSoakTests {
         func worst(_ stats: PhaseStats.Snapshot) -> String {
             ms(stats.slowest.filter { $0.key != "invalidate" }.values.max())
         }
-        var lines = ["", "Chaos soak: \(callers) callers, command timeout \(ms(commandTimeout)), open \(ms(openDuration))", ""]
-        lines.append("| fault | calls during | calls after | escaped | stale | overruns | slowest call | to OPEN | to CLOSED after clear | hits after |")
+        var lines = [
+            "", "Chaos soak: \(callers) callers, command timeout \(ms(commandTimeout)), open \(ms(openDuration))", "",
+        ]
+        lines.append(
+            "| fault | calls during | calls after | escaped | stale | overruns | slowest call | to OPEN | to CLOSED after clear | hits after |"
+        )
         lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-        lines.append("| (warm-up) | \(warmUp.finished) | - | \(warmUp.escaped) | \(warmUp.stale) | \(warmUp.overruns) | \(worst(warmUp)) | - | - | \(warmUp.hits) |")
+        lines.append(
+            "| (warm-up) | \(warmUp.finished) | - | \(warmUp.escaped) | \(warmUp.stale) | \(warmUp.overruns) | \(worst(warmUp)) | - | - | \(warmUp.hits) |"
+        )
         for row in rows {
             let escaped = row.fault.escaped + row.recovery.escaped
             let stale = row.fault.stale + row.recovery.stale
             let overruns = row.fault.overruns + row.recovery.overruns
-            let slowest = max(row.fault.slowest.filter { $0.key != "invalidate" }.values.max() ?? .zero,
-                              row.recovery.slowest.filter { $0.key != "invalidate" }.values.max() ?? .zero)
+            let slowest = max(
+                row.fault.slowest.filter { $0.key != "invalidate" }.values.max() ?? .zero,
+                row.recovery.slowest.filter { $0.key != "invalidate" }.values.max() ?? .zero)
             lines.append(
                 "| \(row.name) | \(row.fault.finished) | \(row.recovery.finished) | \(escaped) | \(stale) | \(overruns) | "
                     + "\(ms(slowest)) | \(ms(row.opened)) | \(ms(row.closedAfterClear)) | \(row.recovery.hits) |"
             )
         }
         lines.append("")
-        lines.append("RSS: \(Int(rssBefore)) MB before, after each fault: \(rssSamples.map { String(Int($0)) }.joined(separator: ", ")) MB")
+        lines.append(
+            "RSS: \(Int(rssBefore)) MB before, after each fault: \(rssSamples.map { String(Int($0)) }.joined(separator: ", ")) MB"
+        )
         print(lines.joined(separator: "\n"))
     }
 }

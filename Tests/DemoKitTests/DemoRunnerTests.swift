@@ -26,7 +26,9 @@ struct DemoRunnerTests {
     }
 
     @Test func aHungRedisDegradesCallsToMissesAndTheBreakerOpensAndClosesAgain() async throws {
-        let result = try await DemoRunner(configuration: try shortRun(faults: "0.8s:hang,1.8s:resume"), startServer: startTestbed).run()
+        let result = try await DemoRunner(
+            configuration: try shortRun(faults: "0.8s:hang,1.8s:resume"), startServer: startTestbed
+        ).run()
 
         #expect(result.totals.escapedErrors == 0, "\(result.incidents)")
         #expect(result.totals.overruns == 0, "\(result.incidents)")
@@ -52,7 +54,9 @@ struct DemoRunnerTests {
     }
 
     @Test func aStoppedRedisIsRestartedOnTheSamePortAndTheCacheRecoversByItself() async throws {
-        let result = try await DemoRunner(configuration: try shortRun(faults: "0.6s:stop,1.6s:start"), startServer: startTestbed).run()
+        let result = try await DemoRunner(
+            configuration: try shortRun(faults: "0.6s:stop,1.6s:start"), startServer: startTestbed
+        ).run()
 
         #expect(result.totals.escapedErrors == 0, "\(result.incidents)")
         #expect(result.totals.overruns == 0, "\(result.incidents)")

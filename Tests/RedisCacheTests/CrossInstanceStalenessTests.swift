@@ -22,7 +22,8 @@ struct CrossInstanceStalenessTests {
             defer { proxy.stop() }
             let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
             let configuration = ResilientCacheConfiguration(namespace: "svc:")
-            let writer = try ResilientCache(url: "redis://127.0.0.1:\(proxy.port)", configuration: configuration, logger: quiet)
+            let writer = try ResilientCache(
+                url: "redis://127.0.0.1:\(proxy.port)", configuration: configuration, logger: quiet)
             let readers = try (0..<2).map { _ in
                 try ResilientCache(url: "redis://127.0.0.1:\(server.port)", configuration: configuration, logger: quiet)
             }

@@ -92,7 +92,8 @@ struct HostileInputTests {
                 #expect(cache.circuit.state == .open)
                 #expect(cache.metrics.journalSize == 20, "every write that failed is journaled")
                 let failure = try #require(cache.circuit.metrics.recentFailures.last)
-                #expect(failure.message.contains("max number of clients reached") || failure.message.contains("CONNECTION"))
+                #expect(
+                    failure.message.contains("max number of clients reached") || failure.message.contains("CONNECTION"))
             }
         }
     }

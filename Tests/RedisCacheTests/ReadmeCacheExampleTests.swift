@@ -1,5 +1,5 @@
-import Foundation
 import CacheTestKit
+import Foundation
 import HiredisClient
 import Logging
 import RedisCache
@@ -45,7 +45,8 @@ struct ReadmeCacheExampleTests {
             #expect(rendered.value == 1)
             #expect(health.status == "ok")
             #expect(try server.cli("EXISTS", "catalog:product:42") == "0")
-            #expect(ClientThreads.count > clientThreadsBefore, "the cache's client runs its I/O threads while it serves")
+            #expect(
+                ClientThreads.count > clientThreadsBefore, "the cache's client runs its I/O threads while it serves")
 
             await group.triggerGracefulShutdown()
             try await running.value
@@ -64,7 +65,8 @@ struct ReadmeCacheExampleTests {
         @Sendable func callDependency() async throws { calls.increment() }
 
         // --- README example begins ---
-        let breaker = CircuitBreaker(configuration: .init(failureThreshold: 5, openDuration: .seconds(30)), logger: logger)
+        let breaker = CircuitBreaker(
+            configuration: .init(failureThreshold: 5, openDuration: .seconds(30)), logger: logger)
         let permit = try breaker.acquire()  // throws CircuitBreakerError (.open / .throttled), allocation-free
         do { try await callDependency(); permit.succeeded() } catch { permit.failed(error) }
         // --- README example ends ---

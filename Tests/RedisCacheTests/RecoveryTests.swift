@@ -1,5 +1,5 @@
-import Foundation
 import CacheTestKit
+import Foundation
 import HiredisClient
 import InMemoryLogging
 import Logging
@@ -29,7 +29,8 @@ struct RecoveryTests {
         let client = try RedisClient(configuration: redis, logger: logger)
         var configuration = ResilientCacheConfiguration(
             namespace: "rec:",
-            breaker: CircuitBreakerConfiguration(failureThreshold: 5, openDuration: .seconds(60), failureRateThreshold: nil)
+            breaker: CircuitBreakerConfiguration(
+                failureThreshold: 5, openDuration: .seconds(60), failureRateThreshold: nil)
         )
         configuration.probeInterval = .seconds(60)
         configuration.maximumProbeInterval = .seconds(60)
@@ -43,7 +44,8 @@ struct RecoveryTests {
                 metricsFactory: metrics
             )
         } else {
-            cache = ResilientCache(backend: RedisCacheBackend(client: client), configuration: configuration, logger: logger)
+            cache = ResilientCache(
+                backend: RedisCacheBackend(client: client), configuration: configuration, logger: logger)
         }
         return (cache, client)
     }
@@ -71,7 +73,9 @@ struct RecoveryTests {
 
             // The next process must not read "old": every key was removed (or never changed).
             for index in 0..<75 {
-                #expect(try server.cli("GET", "rec:k\(index)") != "old", "k\(index) still holds the value before the outage")
+                #expect(
+                    try server.cli("GET", "rec:k\(index)") != "old", "k\(index) still holds the value before the outage"
+                )
             }
         }
     }
@@ -82,7 +86,8 @@ struct RecoveryTests {
             defer { proxy.stop() }
             let log = InMemoryLogHandler()
             let metrics = TestMetrics()
-            let (cache, client) = try proxiedCache(proxy, logger: Logger(label: "test") { _ in log }, metrics: metrics) {
+            let (cache, client) = try proxiedCache(proxy, logger: Logger(label: "test") { _ in log }, metrics: metrics)
+            {
                 $0.shutdownReplayTimeout = .milliseconds(300)
             }
             let running = Task { await cache.run() }
@@ -179,7 +184,8 @@ struct RecoveryTests {
             let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
             var configuration = ResilientCacheConfiguration(namespace: "rec:")
             configuration.durableJournalDirectory = directory
-            let second = try ResilientCache(url: "redis://127.0.0.1:\(server.port)", configuration: configuration, logger: quiet)
+            let second = try ResilientCache(
+                url: "redis://127.0.0.1:\(server.port)", configuration: configuration, logger: quiet)
             #expect(second.metrics.journalSize == 30)
             #expect(try await second.get("k0") == nil, "fenced: Redis still holds the old value")
             let secondRunning = Task { await second.run() }
@@ -198,9 +204,13 @@ struct RecoveryTests {
         let log = InMemoryLogHandler()
         var configuration = ResilientCacheConfiguration(namespace: "same:")
         configuration.durableJournalDirectory = directory
-        let owner = ResilientCache(backend: InMemoryCacheBackend(), configuration: configuration, logger: Logger(label: "test") { _ in log })
-        let intruder = ResilientCache(backend: InMemoryCacheBackend(), configuration: configuration, logger: Logger(label: "test") { _ in log })
-        let errors = log.entries.filter { $0.level == .error && $0.message.description.contains("durable journal unavailable") }
+        let owner = ResilientCache(
+            backend: InMemoryCacheBackend(), configuration: configuration, logger: Logger(label: "test") { _ in log })
+        let intruder = ResilientCache(
+            backend: InMemoryCacheBackend(), configuration: configuration, logger: Logger(label: "test") { _ in log })
+        let errors = log.entries.filter {
+            $0.level == .error && $0.message.description.contains("durable journal unavailable")
+        }
         #expect(errors.count == 1)
         #expect(errors.first?.metadata["error"]?.description.contains("in use by another cache") == true)
         _ = (owner, intruder)

@@ -138,7 +138,8 @@ struct ResilientCacheHealthyTests {
 
     @Test func aValueTooLargeIsRejectedWithoutTouchingRedis() async throws {
         try await RedisServer.withServer { server in
-            try await withCache(server, configure: { $0.maximumValueSize = 1024 }) { (cache, counting, _) async throws in
+            try await withCache(server, configure: { $0.maximumValueSize = 1024 }) {
+                (cache, counting, _) async throws in
                 let before = counting.calls
                 for _ in 0..<10 {
                     await #expect(throws: CacheError.self) {

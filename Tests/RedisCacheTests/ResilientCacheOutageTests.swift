@@ -24,7 +24,9 @@ struct ResilientCacheOutageTests {
                                 case 0: #expect(try await cache.get("k") == nil)
                                 case 1: #expect(try await cache.set("k\(index)", bytes("x")))
                                 case 2: #expect(try await cache.delete("k\(index)") == 0)
-                                default: #expect(try await cache.fetch("f\(index)") { bytes("computed") } == bytes("computed"))
+                                default:
+                                    #expect(
+                                        try await cache.fetch("f\(index)") { bytes("computed") } == bytes("computed"))
                                 }
                             }
                             slowest.record(elapsed)
@@ -120,7 +122,9 @@ struct ResilientCacheOutageTests {
                         if try await cache.get("j\(index)") == bytes("old") { stale += 1 }
                         reads += 2
                     }
-                    if cache.circuit.state == .closed && cache.metrics.journalSize == 0 && !cache.metrics.journalOverflowed {
+                    if cache.circuit.state == .closed && cache.metrics.journalSize == 0
+                        && !cache.metrics.journalOverflowed
+                    {
                         break
                     }
                     try await Task.sleep(for: .milliseconds(10))

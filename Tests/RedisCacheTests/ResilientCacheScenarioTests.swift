@@ -28,7 +28,9 @@ struct ResilientCacheScenarioTests {
                 let stats = try server.cli("INFO", "commandstats")
                 #expect(!stats.contains("cmdstat_keys:"), "KEYS must never be sent")
                 let scans = infoField(stats, "cmdstat_scan").flatMap { $0.split(separator: ",").first }
-                #expect(scans.map { $0.hasPrefix("calls=") && Int($0.dropFirst(6))! > 1 } == true, "SCAN in batches: \(stats)")
+                #expect(
+                    scans.map { $0.hasPrefix("calls=") && Int($0.dropFirst(6))! > 1 } == true,
+                    "SCAN in batches: \(stats)")
                 #expect(stats.contains("cmdstat_unlink:"))
             }
         }
@@ -97,7 +99,8 @@ struct ResilientCacheScenarioTests {
             try await server.restart()
             try await eventually { cache.circuit.state == .closed && cache.metrics.journalSize == 0 }
             #expect(try metrics.expectGauge("cache_circuit_breaker_state").lastValue == 0)
-            #expect(try metrics.expectCounter("cache_circuit_state_changes_total").totalValue == 3)  // open, half-open, closed
+            // open, half-open, closed
+            #expect(try metrics.expectCounter("cache_circuit_state_changes_total").totalValue == 3)
             #expect(cache.health().status == "ok")
             cache.shutdown()
             running.cancel()

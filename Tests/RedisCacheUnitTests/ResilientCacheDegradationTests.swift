@@ -1,6 +1,6 @@
+import CacheTestKit
 import Logging
 import RedisCache
-import CacheTestKit
 import Resilience
 import Testing
 
@@ -12,7 +12,8 @@ struct ResilientCacheDegradationTests {
     ) -> ResilientCache {
         var configuration = ResilientCacheConfiguration(
             namespace: "t:",
-            breaker: CircuitBreakerConfiguration(failureThreshold: 5, openDuration: .seconds(60), failureRateThreshold: nil)
+            breaker: CircuitBreakerConfiguration(
+                failureThreshold: 5, openDuration: .seconds(60), failureRateThreshold: nil)
         )
         configuration.ttlJitter = 0
         configure(&configuration)
@@ -96,7 +97,9 @@ struct ResilientCacheDegradationTests {
 
     @Test func thirtyPercentFailuresNeverEscape() async throws {
         let backend = FailingCacheBackend(faults: .init(failureRate: 0.3), seed: 7)
-        let cache = makeCache(backend) { $0.breaker = CircuitBreakerConfiguration(failureThreshold: 50, failureRateThreshold: nil) }
+        let cache = makeCache(backend) {
+            $0.breaker = CircuitBreakerConfiguration(failureThreshold: 50, failureRateThreshold: nil)
+        }
         var hits = 0
         for index in 0..<1_000 {
             _ = try await cache.set("k\(index % 50)", Array("v".utf8))

@@ -68,7 +68,9 @@ struct RedisFaultTests {
             try await fault.value
             let after = try await RawConnection.connect(port: testbed.port)
             #expect(try await after.command("PING") == .simpleString("PONG"))
-            #expect(try await after.command("CONFIG", "GET", "maxclients") != .array([.bulkString(Array("maxclients".utf8)), .bulkString(Array("1".utf8))]))
+            #expect(
+                try await after.command("CONFIG", "GET", "maxclients")
+                    != .array([.bulkString(Array("maxclients".utf8)), .bulkString(Array("1".utf8))]))
         }
     }
 

@@ -46,7 +46,9 @@ struct ConcurrencyTests {
         }
         let metrics = breaker.metrics
         // Each admitted call reported exactly once: as a success, a failure, or late.
-        #expect(metrics.counts.permitted == metrics.counts.successes + metrics.counts.failures + metrics.counts.lateOutcomes)
+        #expect(
+            metrics.counts.permitted == metrics.counts.successes + metrics.counts.failures + metrics.counts.lateOutcomes
+        )
         // Each attempt was admitted or rejected: 90,000 successes tried, 1,500 failures tried.
         #expect(metrics.counts.permitted + metrics.counts.rejected + metrics.counts.throttled == 90_000 + 1_500)
         #expect(metrics.counts.failures > 0)

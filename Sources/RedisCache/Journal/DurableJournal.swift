@@ -1,6 +1,5 @@
-import Synchronization
-
 import Glibc
+import Synchronization
 
 /// The invalidation journal's copy on disk, so that a process killed during an outage does not leave its changes
 /// to be read stale for a whole TTL: the next start loads the file, fences what it lists and replays it.

@@ -188,7 +188,8 @@ final class Recovery: Sendable {
             "invalidation journal not replayed at shutdown: other readers may see stale values until they expire",
             metadata: [
                 "entries": "\(count)",
-                "first_keys": "\((remaining.keys.sorted().prefix(5) + remaining.patterns.sorted().prefix(5)).joined(separator: " "))",
+                "first_keys":
+                    "\((remaining.keys.sorted().prefix(5) + remaining.patterns.sorted().prefix(5)).joined(separator: " "))",
                 "namespace_flush": "\(remaining.flushNamespace)",
                 "reason": "\(reason)",
             ]

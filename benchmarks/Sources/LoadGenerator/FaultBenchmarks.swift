@@ -57,7 +57,8 @@ struct FaultTimeline: AsyncParsableCommand {
         configuration.breaker.openDuration = .seconds(1)
         configuration.breaker.activeProbeInterval = .milliseconds(100)
         configuration.breaker.activeProbeTimeout = timeout
-        let cache = ResilientCache(backend: RedisCacheBackend(client: client), configuration: configuration, logger: quiet)
+        let cache = ResilientCache(
+            backend: RedisCacheBackend(client: client), configuration: configuration, logger: quiet)
         let probing = Task { await cache.run() }
         for index in 0..<1000 { try await cache.set(benchmarkKey(index), Array(repeating: 120, count: 100)) }
 

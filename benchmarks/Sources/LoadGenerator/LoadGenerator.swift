@@ -15,7 +15,9 @@ struct LoadGenerator: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "load-generator",
         abstract: "Drive load through HiredisClient or ResilientCache and report throughput and latency percentiles.",
-        subcommands: [Throughput.self, Outage.self, FaultTimeline.self, FailureSweep.self, FencedGet.self, Server.self],
+        subcommands: [
+            Throughput.self, Outage.self, FaultTimeline.self, FailureSweep.self, FencedGet.self, Server.self,
+        ],
         defaultSubcommand: Throughput.self
     )
 }
@@ -41,7 +43,9 @@ struct Throughput: AsyncParsableCommand {
         let keys = (0..<keySpace).map(benchmarkKey)
         let value = [UInt8](repeating: UInt8(ascii: "x"), count: valueSize)
         let isSet = operation == "set"
-        guard ["get", "set", "mget"].contains(operation) else { throw ValidationError("operation must be get, set or mget") }
+        guard ["get", "set", "mget"].contains(operation) else {
+            throw ValidationError("operation must be get, set or mget")
+        }
         guard pipeline == 1 || (through == "client" && operation != "mget") else {
             throw ValidationError("--pipeline works with --through client and get or set")
         }
@@ -87,7 +91,8 @@ struct Throughput: AsyncParsableCommand {
                 // Preloaded keys: every fetch is a hit, so this measures fetch's own path over get.
                 call = { index in _ = try await cache.fetch(keys[index]) { value } }
             case (_, "mget"):
-                call = { index in _ = try await cache.get(many: (0..<10).map { keys[(index &+ $0 &* 997) % keyCount] }) }
+                call = { index in _ = try await cache.get(many: (0..<10).map { keys[(index &+ $0 &* 997) % keyCount] })
+                }
             default:
                 call = { index in
                     if isSet {
@@ -184,7 +189,8 @@ func makeClient(url: String, connections: Int, timeout: Duration) throws -> Redi
     configuration.connectionCount = connections
     configuration.commandTimeout = timeout
     configuration.connectTimeout = timeout
-    return try RedisClient(configuration: configuration, logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
+    return try RedisClient(
+        configuration: configuration, logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
 }
 
 /// Runs `requests` calls from `concurrency` callers, each picking keys from its own seeded generator, and times
