@@ -22,17 +22,6 @@ extension BreakerTransition {
     }
 }
 
-extension CircuitBreakerState {
-    /// `closed`, `open` or `half_open`, as in the JSON output and the cache's health snapshot.
-    package var name: String {
-        switch self {
-        case .closed: "closed"
-        case .open: "open"
-        case .halfOpen: "half_open"
-        }
-    }
-}
-
 /// Follows the breaker's event stream and keeps every transition with its time in the run.
 final class BreakerTimeline: Sendable {
     private let transitions = Mutex<[BreakerTransition]>([])

@@ -1,3 +1,4 @@
+import Resilience
 import _LoadKit
 
 extension DemoResult {

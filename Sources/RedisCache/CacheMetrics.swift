@@ -156,7 +156,7 @@ final class CacheInstruments: Sendable {
 
     func record(_ operation: CacheOperation, since start: ContinuousClock.Instant?, time: TimeSource) {
         guard timesOperations, let start else { return }
-        durations[operation.rawValue].recordNanoseconds(start.duration(to: time.now).nanoseconds)
+        durations[operation.rawValue].recordNanoseconds(start.duration(to: time.now).wholeNanoseconds)
     }
 
     /// `cache_circuit_breaker_state`: 0 closed, 1 half-open, 2 open.

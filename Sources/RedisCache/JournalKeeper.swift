@@ -38,7 +38,7 @@ final class JournalKeeper: Sendable {
         )
         self.clock = clock
         self.logger = logger
-        self.longestTTL = Atomic(configuration.defaultTTL.map(\.nanoseconds) ?? .max)
+        self.longestTTL = Atomic(configuration.defaultTTL.map(\.wholeNanoseconds) ?? .max)
         var durable: DurableJournal?
         if let directory = configuration.durableJournalDirectory {
             do {
@@ -165,7 +165,7 @@ final class JournalKeeper: Sendable {
     }
 
     func noteTTL(_ ttl: Duration?) {
-        let nanoseconds = ttl.map(\.nanoseconds) ?? .max
+        let nanoseconds = ttl.map(\.wholeNanoseconds) ?? .max
         var current = longestTTL.load(ordering: .relaxed)
         while nanoseconds > current {
             let (exchanged, original) = longestTTL.compareExchange(
