@@ -3,9 +3,10 @@ import Logging
 import RedisTestSupport
 import Testing
 
-/// The README's usage example, verbatim but for the URL, so the README cannot drift from the API.
-struct ReadmeExampleTests {
-    @Test func theReadmeExampleRuns() async throws {
+/// The opening of `Snippets/ClientBasics.swift` (which `swift build` only compiles), run against a real server,
+/// verbatim but for the URL: the documented client example works, not only builds.
+struct ClientSnippetTests {
+    @Test func theClientBasicsSnippetRuns() async throws {
         try await RedisServer.withServer(.init(password: "secret")) { server in
             let url = "redis://:secret@127.0.0.1:\(server.port)/0"
             _ = try server.cli("SET", "session:1", "x")
@@ -13,7 +14,7 @@ struct ReadmeExampleTests {
             var printed: [String] = []
             func print(_ text: String) { printed.append(text) }
 
-            // --- README example begins (URL from the test server) ---
+            // --- Snippets/ClientBasics.swift begins (URL from the test server) ---
             var configuration = try RedisClientConfiguration(url: url)
             configuration.commandTimeout = .milliseconds(250)
             configuration.connectionCount = 4
@@ -27,7 +28,7 @@ struct ReadmeExampleTests {
                 try await client.unlink(keys)
             }
             await client.close()
-            // --- README example ends ---
+            // --- Snippets/ClientBasics.swift: the scan; the rest of the snippet follows it there ---
 
             #expect(printed == ["Ada"])
             #expect(try server.cli("EXISTS", "session:1", "session:2") == "0")
