@@ -168,6 +168,14 @@ public final class ResilientCache: Sendable {
         self.escapedNamespace = GlobPattern.escape(configuration.namespace)
         let instruments = CacheInstruments(factory: metricsFactory)
         self.instruments = instruments
+        if configuration.namespace.isEmpty && configuration.journalOverflowPolicy == .flushNamespace {
+            logger.warning(
+                """
+                the cache has no namespace: if its invalidation journal overflows, recovery removes every key of the \
+                Redis database (journalOverflowPolicy flushNamespace); give it a namespace or use dropOldest
+                """
+            )
+        }
         self.recovery = Recovery(
             name: "cache:\(configuration.namespace)",
             backend: backend,
