@@ -55,7 +55,7 @@ extension ResilientCache {
     }
 
     /// The client's configuration from `settings`, with ``defaultCommandTimeout`` unless they set one.
-    package static func clientConfiguration(_ settings: SettingsSource) throws(RedisClientError)
+    private static func clientConfiguration(_ settings: SettingsSource) throws(RedisClientError)
         -> RedisClientConfiguration
     {
         var redis = try RedisClientConfiguration(settings: settings)
