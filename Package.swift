@@ -8,6 +8,8 @@ let package = Package(
         .library(name: "HiredisClient", targets: ["HiredisClient"]),
         .library(name: "Resilience", targets: ["Resilience"]),
         .library(name: "RedisCache", targets: ["RedisCache"]),
+        // The cache and client settings read through swift-configuration, apart so the core does not depend on it.
+        .library(name: "RedisCacheConfiguration", targets: ["RedisCacheConfiguration"]),
         .library(name: "RedisTestSupport", targets: ["RedisTestSupport"]),
         .library(name: "CacheTestKit", targets: ["CacheTestKit"]),
         .library(name: "ResilienceTestKit", targets: ["ResilienceTestKit"]),
@@ -21,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.0.0"),
     ],
     targets: [
         // Debian's libhiredis-dev (0.14.1). No pkgConfig: hiredis.pc carries -D_FILE_OFFSET_BITS=64, which
@@ -50,6 +53,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // `init(config: ConfigReader)` for the client and cache settings: the same names and parsing as the
+        // environment initializers of the core, read from any swift-configuration provider.
+        .target(
+            name: "RedisCacheConfiguration",
+            dependencies: [
+                "RedisCache",
+                "HiredisClient",
+                .product(name: "Configuration", package: "swift-configuration"),
             ]
         ),
         // The server harness: real redis-server processes on free loopback ports, the faults a test or the demo
@@ -141,6 +154,17 @@ let package = Package(
                 "RedisTestSupport",
                 "_LoadKit",
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Needs no redis-server: reading the settings through swift-configuration providers.
+        .testTarget(
+            name: "RedisCacheConfigurationTests",
+            dependencies: [
+                "RedisCacheConfiguration",
+                "RedisCache",
+                "HiredisClient",
+                "Resilience",
+                .product(name: "Configuration", package: "swift-configuration"),
             ]
         ),
         .testTarget(

@@ -20,6 +20,7 @@ public struct CacheError: Error, Sendable, CustomStringConvertible {
             case valueTooLarge
             case encoding
             case invalidArgument
+            case invalidConfiguration
             case cancelled
         }
 
@@ -43,6 +44,8 @@ public struct CacheError: Error, Sendable, CustomStringConvertible {
         public static let encoding = Code(base: .encoding)
         /// An argument the cache cannot honour, such as a TTL of zero or less.
         public static let invalidArgument = Code(base: .invalidArgument)
+        /// A setting read from the environment or a configuration provider cannot be used; the message names it.
+        public static let invalidConfiguration = Code(base: .invalidConfiguration)
         /// The calling task was cancelled.
         public static let cancelled = Code(base: .cancelled)
 
@@ -54,6 +57,7 @@ public struct CacheError: Error, Sendable, CustomStringConvertible {
             case .valueTooLarge: "VALUE_TOO_LARGE"
             case .encoding: "ENCODING_FAILED"
             case .invalidArgument: "INVALID_ARGUMENT"
+            case .invalidConfiguration: "INVALID_CONFIGURATION"
             case .cancelled: "CANCELLED"
             }
         }
@@ -113,7 +117,7 @@ extension CacheError: CircuitBreakerClassifiedError {
         switch code.base {
         case .unavailable: .failure
         case .cancelled, .circuit: .ignored
-        case .refused, .valueTooLarge, .encoding, .invalidArgument: .success
+        case .refused, .valueTooLarge, .encoding, .invalidArgument, .invalidConfiguration: .success
         }
     }
 }

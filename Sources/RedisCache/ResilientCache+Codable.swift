@@ -37,11 +37,39 @@ extension ResilientCache {
         ttl: Duration? = nil,
         compute: @escaping @Sendable () async throws -> T
     ) async throws -> T {
-        let bytes = try await fetch(key, ttl: ttl) {
+        try await fetchWithSource(key, as: type, ttl: ttl, compute: compute).value
+    }
+
+    /// ``fetch(_:as:ttl:compute:)`` that also says where the value came from; see ``fetchWithSource(_:ttl:compute:)``.
+    public func fetchWithSource<T: Codable & Sendable>(
+        _ key: String,
+        as type: T.Type,
+        ttl: Duration? = nil,
+        compute: @escaping @Sendable () async throws -> T
+    ) async throws -> FetchResult<T> {
+        let result = try await fetchWithSource(key, ttl: ttl) {
             let value = try await compute()
             return try self.encode(value, key: key)
         }
-        return try decode(type, from: bytes, key: key)
+        return FetchResult(value: try decode(type, from: result.value, key: key), source: result.source)
+    }
+
+    /// Cache-aside for `Codable` items that may not exist; see ``fetchOptional(_:ttl:compute:)``.
+    ///
+    /// ```swift
+    /// let user: User? = try await cache.fetchOptional("user:42", as: User.self) { try await database.user(42) }
+    /// ```
+    public func fetchOptional<T: Codable & Sendable>(
+        _ key: String,
+        as type: T.Type,
+        ttl: Duration? = nil,
+        compute: @escaping @Sendable () async throws -> T?
+    ) async throws -> T? {
+        let bytes = try await fetchOptional(key, ttl: ttl) {
+            guard let value = try await compute() else { return nil }
+            return try self.encode(value, key: key)
+        }
+        return try bytes.map { bytes throws(CacheError) in try decode(type, from: bytes, key: key) }
     }
 
     private func encode<T: Encodable>(_ value: T, key: String) throws(CacheError) -> [UInt8] {

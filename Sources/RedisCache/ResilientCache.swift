@@ -44,7 +44,7 @@ public final class ResilientCache: Sendable {
     let ownedClient: RedisClient?
     let time: TimeSource
     let logger: Logger
-    let flights = SingleFlight()
+    let flights = SingleFlight<FetchResult<[UInt8]?>>()
     /// Set by the first ``run()``.
     let runStarted = Atomic<Bool>(false)
     let counters = CacheCounters()
@@ -89,7 +89,9 @@ public final class ResilientCache: Sendable {
     }
 
     /// Creates a cache over the Redis at `url` (`redis://[user:password@]host:port/db` or
-    /// `unix:///path?db=N`) that owns its client, with the client's default settings otherwise.
+    /// `unix:///path?db=N`) that owns its client, with the client's default settings otherwise, except the
+    /// command timeout: ``defaultCommandTimeout`` (250 ms) instead of the client's 1 s, because every call that
+    /// arrives in the first moments of a hang waits that long before the circuit opens.
     ///
     /// ```swift
     /// let cache = try ResilientCache(url: "redis://127.0.0.1:6379", logger: logger)
@@ -103,8 +105,10 @@ public final class ResilientCache: Sendable {
         logger: Logger,
         metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) throws(RedisClientError) {
+        var redis = try RedisClientConfiguration(url: url)
+        redis.commandTimeout = Self.defaultCommandTimeout
         try self.init(
-            redis: try RedisClientConfiguration(url: url),
+            redis: redis,
             configuration: configuration,
             logger: logger,
             metricsFactory: metricsFactory
@@ -327,10 +331,11 @@ public final class ResilientCache: Sendable {
         switch await recovery.call({ () async throws(CacheError) -> Int in try await backend.delete(names) }) {
         case .success(let removed):
             if let started { for name in names { journal.clear(key: name, recordedBefore: started) } }
+            await forgetNotFound(names)
             return removed
         case .degraded(let error):
             degraded(.delete, error)
-            for name in names { journal.record(key: name) }
+            for name in names + notFoundNames(names) { journal.record(key: name) }
             if configuration.degradeOnFailure { return 0 }
             throw error
         case .refused(let error):
@@ -353,14 +358,45 @@ public final class ResilientCache: Sendable {
             try await backend.invalidate(pattern: qualifiedPattern)
         }) {
         case .success(let removed):
+            await forgetNotFound(matching: qualifiedPattern)
             return removed
         case .degraded(let error):
             degraded(.invalidate, error)
             journal.record(pattern: qualifiedPattern)
+            if let notFound = notFoundPattern(qualifiedPattern) { journal.record(pattern: notFound) }
             if configuration.degradeOnFailure { return 0 }
             throw error
         case .refused(let error):
             throw error
+        }
+    }
+
+    /// Removes the "not found" entries of deleted keys (negative caching on), so that an item created since is
+    /// found at once; journals them when the backend is unavailable, to be removed when it answers.
+    private func forgetNotFound(_ names: [String]) async {
+        let notFound = notFoundNames(names)
+        if notFound.isEmpty { return }
+        if case .degraded = await recovery.call({ () async throws(CacheError) -> Int in
+            try await backend.delete(notFound)
+        }) {
+            for name in notFound { journal.record(key: name) }
+        }
+    }
+
+    /// The pattern of the "not found" entries of the keys `pattern` matches, when negative caching is on and
+    /// `pattern` does not already match them (one ending in `*` does).
+    private func notFoundPattern(_ pattern: String) -> String? {
+        guard configuration.negativeTTL != nil else { return nil }
+        if pattern.hasSuffix("*") && !pattern.hasSuffix("\\*") { return nil }
+        return pattern + GlobPattern.escape(Self.notFoundSuffix)
+    }
+
+    private func forgetNotFound(matching pattern: String) async {
+        guard let notFound = notFoundPattern(pattern) else { return }
+        if case .degraded = await recovery.call({ () async throws(CacheError) -> Int in
+            try await backend.invalidate(pattern: notFound)
+        }) {
+            journal.record(pattern: notFound)
         }
     }
 
@@ -376,6 +412,8 @@ public final class ResilientCache: Sendable {
     /// A store that fails is not journaled: a computed value is not a change of the data, and what the backend
     /// still holds was valid when it was written.
     ///
+    /// ``fetchWithSource(_:ttl:compute:)`` also says whether the value was a hit or computed.
+    ///
     /// - Parameters:
     ///   - ttl: how long the computed value is kept; the configured default when `nil`. Jitter applies.
     ///   - compute: produces the value on a miss, e.g. a database query.
@@ -386,35 +424,179 @@ public final class ResilientCache: Sendable {
         ttl: Duration? = nil,
         compute: @escaping @Sendable () async throws -> [UInt8]
     ) async throws -> [UInt8] {
-        let expiry = try storedTTL(ttl)
-        let lookup = try await lookup(key)
-        if case .hit(let value) = lookup { return value }
-        let storeAfterwards: Bool
-        if case .degraded = lookup { storeAfterwards = false } else { storeAfterwards = true }
-        let name = qualified(key)
-        let (value, _) = try await flights.run(name) { [self] in
-            let value = try await compute()
-            counters.recordOriginCall()
-            if storeAfterwards, value.count <= configuration.maximumValueSize {
-                await store(computed: value, name: name, expiry: expiry)
-            }
-            return value
-        }
-        return value
+        try await fetchWithSource(key, ttl: ttl, compute: compute).value
     }
 
-    private func store(computed value: [UInt8], name: String, expiry: Duration?) async {
+    /// ``fetch(_:ttl:compute:)`` that also says where the value came from: ``FetchSource/hit``,
+    /// ``FetchSource/computedAndStored``, ``FetchSource/computedWhileDegraded`` or
+    /// ``FetchSource/computedNotStored``.
+    ///
+    /// A caller that joined a concurrent computation of the same key gets that computation's source.
+    ///
+    /// ```swift
+    /// let result = try await cache.fetchWithSource("product:42", ttl: .seconds(60)) { try await render(42) }
+    /// response.headers["X-Cache"] = result.source == .hit ? "HIT" : "MISS"
+    /// ```
+    public func fetchWithSource(
+        _ key: String,
+        ttl: Duration? = nil,
+        compute: @escaping @Sendable () async throws -> [UInt8]
+    ) async throws -> FetchResult<[UInt8]> {
+        let result = try await fetch(key, ttl: ttl, remembersNotFound: false) { try await compute() }
+        // compute never returns nil here, and a remembered "not found" is not read without remembersNotFound.
+        guard let value = result.value else { preconditionFailure("fetch of '\(key)' produced no value") }
+        return FetchResult(value: value, source: result.source)
+    }
+
+    /// Cache-aside for items that may not exist: `compute` returns `nil` for "not found".
+    ///
+    /// With ``ResilientCacheConfiguration/negativeTTL`` set, a `nil` is remembered for that long (in a separate
+    /// entry beside the key, so no stored value can be mistaken for it), and fetches of the key return `nil`
+    /// without running `compute`: a missing item does not reach the database on every request. Concurrent
+    /// fetches share one computation, as in ``fetch(_:ttl:compute:)``. A value stored at the key (`set`, or a
+    /// fetch that finds it) wins over the remembered "not found"; `delete` and `invalidate` remove both; a key
+    /// fenced by the invalidation journal is never answered from a remembered "not found".
+    ///
+    /// Without `negativeTTL` (the default) nothing is remembered and every fetch of a missing item computes.
+    ///
+    /// ```swift
+    /// let page = try await cache.fetchOptional("product:\(id)", ttl: .seconds(60)) {
+    ///     try await database.product(id).map(render)  // nil when there is no such product
+    /// }
+    /// ```
+    ///
+    /// - Returns: the cached or computed value, or `nil` when the item does not exist.
+    public func fetchOptional(
+        _ key: String,
+        ttl: Duration? = nil,
+        compute: @escaping @Sendable () async throws -> [UInt8]?
+    ) async throws -> [UInt8]? {
+        try await fetchOptionalWithSource(key, ttl: ttl, compute: compute).value
+    }
+
+    /// ``fetchOptional(_:ttl:compute:)`` that also says where the answer came from; a remembered "not found" is a
+    /// ``FetchSource/hit`` with a `nil` value.
+    public func fetchOptionalWithSource(
+        _ key: String,
+        ttl: Duration? = nil,
+        compute: @escaping @Sendable () async throws -> [UInt8]?
+    ) async throws -> FetchResult<[UInt8]?> {
+        try await fetch(key, ttl: ttl, remembersNotFound: true, compute: compute)
+    }
+
+    /// The one implementation of every `fetch`.
+    private func fetch(
+        _ key: String,
+        ttl: Duration?,
+        remembersNotFound: Bool,
+        compute: @escaping @Sendable () async throws -> [UInt8]?
+    ) async throws -> FetchResult<[UInt8]?> {
+        let expiry = try storedTTL(ttl)
+        let name = qualified(key)
+        let notFoundName = remembersNotFound && configuration.negativeTTL != nil ? name + Self.notFoundSuffix : nil
+        let storeAfterwards: Bool
+        if let notFoundName {
+            switch try await lookup(name, orNotFoundAt: notFoundName) {
+            case .hit(let value): return FetchResult(value: value, source: .hit)
+            case .notFound: return FetchResult(value: nil, source: .hit)
+            case .miss: storeAfterwards = true
+            case .degraded: storeAfterwards = false
+            }
+        } else {
+            switch try await lookup(key) {
+            case .hit(let value): return FetchResult(value: value, source: .hit)
+            case .miss: storeAfterwards = true
+            case .degraded: storeAfterwards = false
+            }
+        }
+        // A plain fetch must never receive the nil of an optional one: they compute in separate flights.
+        let flight = remembersNotFound ? name + Self.notFoundSuffix : name
+        let (result, _) = try await flights.run(flight) { [self] in
+            let value = try await compute()
+            counters.recordOriginCall()
+            guard storeAfterwards else { return FetchResult(value: value, source: .computedWhileDegraded) }
+            if let value {
+                guard value.count <= configuration.maximumValueSize else {
+                    return FetchResult(value: value, source: .computedNotStored)
+                }
+                return FetchResult(value: value, source: await store(computed: value, name: name, expiry: expiry))
+            }
+            guard let notFoundName, let negativeTTL = configuration.negativeTTL else {
+                return FetchResult(value: nil, source: .computedNotStored)
+            }
+            let source = await store(computed: Self.notFoundMarker, name: notFoundName, expiry: jittered(negativeTTL))
+            return FetchResult(value: nil, source: source)
+        }
+        return result
+    }
+
+    private func store(computed value: [UInt8], name: String, expiry: Duration?) async -> FetchSource {
         let started = writeStart()
         defer { instruments.record(.fetchStore, since: started, time: time) }
         journal.noteTTL(expiry)
         switch await recovery.call({ () async throws(CacheError) in try await backend.set(name, value, ttl: expiry) }) {
         case .success:
             if let started { journal.clear(key: name, recordedBefore: started) }
+            return .computedAndStored
         case .degraded(let error):
             degraded(.fetchStore, error)
+            return .computedWhileDegraded
         case .refused:
-            break
+            return .computedNotStored
         }
+    }
+
+    /// What a lookup that also reads the remembered "not found" found.
+    private enum NotFoundLookup {
+        case hit([UInt8])
+        case notFound
+        case miss
+        case degraded
+    }
+
+    /// Reads `name` and its "not found" entry in one `MGET`. A value wins over a "not found" (a `set` since);
+    /// a fenced key is a miss, whatever is remembered.
+    private func lookup(_ name: String, orNotFoundAt notFoundName: String) async throws(CacheError) -> NotFoundLookup {
+        let started = timingStart()
+        defer { instruments.record(.get, since: started, time: time) }
+        if journal.fences(name) {
+            counters.recordFencedRead()
+            return .miss
+        }
+        let names = [name, notFoundName]
+        switch await recovery.call({ () async throws(CacheError) -> [[UInt8]?] in try await backend.get(many: names) })
+        {
+        case .success(let values):
+            if let value = values.first ?? nil {
+                counters.recordHit()
+                instruments.hits.increment()
+                return .hit(value)
+            }
+            if values.count > 1, values[1] != nil {
+                counters.recordHit()
+                instruments.hits.increment()
+                return .notFound
+            }
+            counters.recordMiss()
+            instruments.misses.increment()
+            return .miss
+        case .degraded(let error):
+            degraded(.get, error)
+            return .degraded
+        case .refused(let error):
+            throw error
+        }
+    }
+
+    /// Appended to a key's name for the entry that remembers "not found". A NUL and a word: keys that end so are
+    /// not written by people, and the entry is read only beside its key, so no value is ever taken for it.
+    static let notFoundSuffix = "\u{0}not-found"
+    /// What the "not found" entry holds; only its presence is read.
+    static let notFoundMarker: [UInt8] = [0]
+
+    /// The "not found" entries of `names`, when negative caching is on.
+    private func notFoundNames(_ names: [String]) -> [String] {
+        configuration.negativeTTL == nil ? [] : names.map { $0 + Self.notFoundSuffix }
     }
 
     // MARK: - Health, metrics, lifecycle
@@ -480,10 +662,14 @@ public final class ResilientCache: Sendable {
     private func storedTTL(_ ttl: Duration?) throws(CacheError) -> Duration? {
         guard let ttl = ttl ?? configuration.defaultTTL else { return nil }
         guard ttl > .zero else { throw CacheError(.invalidArgument, "ttl must be positive, got \(ttl)") }
-        let capped = min(ttl, Self.maximumTTL)
-        guard configuration.ttlJitter > 0 else { return capped }
+        return jittered(min(ttl, Self.maximumTTL))
+    }
+
+    /// `ttl` (at most ``maximumTTL``) spread by the configured jitter.
+    private func jittered(_ ttl: Duration) -> Duration {
+        guard configuration.ttlJitter > 0 else { return ttl }
         let factor = Double.random(in: (1 - configuration.ttlJitter)...(1 + configuration.ttlJitter))
-        return min(max(.milliseconds(1), capped * factor), Self.maximumTTL)
+        return min(max(.milliseconds(1), ttl * factor), Self.maximumTTL)
     }
 }
 

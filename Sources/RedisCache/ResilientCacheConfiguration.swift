@@ -29,6 +29,15 @@ public struct ResilientCacheConfiguration: Sendable {
     public var ttlJitter: Double {
         didSet { precondition((0..<1).contains(ttlJitter), "ttlJitter must be in 0..<1, got \(ttlJitter)") }
     }
+    /// How long ``ResilientCache/fetchOptional(_:ttl:compute:)`` remembers that `compute` found nothing, so that
+    /// a missing item does not reach the database on every request. `nil` (the default) turns it off.
+    ///
+    /// Keep it short — seconds, not minutes: an item created meanwhile stays "not found" for up to this long
+    /// unless the key is written (`set`) or removed (`delete`, `invalidate`), which ends the entry at once.
+    /// The same jitter as for values applies.
+    public var negativeTTL: Duration? {
+        didSet { precondition(negativeTTL.map { $0 > .zero } ?? true, "negativeTTL must be positive") }
+    }
     /// When true (the default), availability problems never throw: `get` returns nil, `set` true, `delete` and
     /// `invalidate` 0. When false they throw ``CacheError`` with code `CIRCUIT_BREAKER_OPEN`,
     /// `CIRCUIT_BREAKER_THROTTLING` or `BACKEND_UNAVAILABLE`. Caller errors throw in both modes.
@@ -93,6 +102,7 @@ public struct ResilientCacheConfiguration: Sendable {
         self.namespace = Self.segment(namespace)
         self.defaultTTL = .seconds(300)
         self.ttlJitter = 0.1
+        self.negativeTTL = nil
         self.degradeOnFailure = true
         self.maximumValueSize = 4 * 1024 * 1024
         self.journalCapacity = 10_000
