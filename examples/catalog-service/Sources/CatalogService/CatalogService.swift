@@ -28,7 +28,10 @@ struct CatalogService: AsyncParsableCommand {
     @Option(help: "How long an item stays cached: 60s, 500ms.")
     var itemTTL: LatencyArgument = LatencyArgument(duration: .seconds(60))
 
-    @Flag(help: "Answer GET /health with 503 while the cache is degraded (200 with \"degraded\": true otherwise).")
+    @Flag(
+        name: .customLong("health-503-when-degraded"),
+        help: "Answer GET /health with 503 while the cache is degraded (200 with \"degraded\": true otherwise)."
+    )
     var health503WhenDegraded = false
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
