@@ -23,10 +23,10 @@ struct CatalogService: AsyncParsableCommand {
     var redisURL: String = "redis://127.0.0.1:6379"
 
     @Option(help: "How long each database query takes: 50ms, 1s, 0.")
-    var databaseLatency: LatencyArgument = LatencyArgument(duration: .milliseconds(50))
+    var databaseLatency: DurationArgument = DurationArgument(duration: .milliseconds(50))
 
     @Option(help: "How long an item stays cached: 60s, 500ms.")
-    var itemTTL: LatencyArgument = LatencyArgument(duration: .seconds(60))
+    var itemTTL: DurationArgument = DurationArgument(duration: .seconds(60))
 
     @Flag(
         name: .customLong("health-503-when-degraded"),
@@ -34,8 +34,12 @@ struct CatalogService: AsyncParsableCommand {
     )
     var health503WhenDegraded = false
 
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    @Option(help: "The lowest level logged (to standard error).")
     var logLevel: Logger.Level = .info
+
+    func validate() throws {
+        guard itemTTL.duration > .zero else { throw ValidationError("--item-ttl must be positive") }
+    }
 
     func run() async throws {
         let level = logLevel
@@ -83,7 +87,7 @@ struct CatalogService: AsyncParsableCommand {
 }
 
 /// A duration on the command line: `50ms`, `2s`, `250us`, or `0`.
-struct LatencyArgument: ExpressibleByArgument, Sendable {
+struct DurationArgument: ExpressibleByArgument, Sendable {
     var duration: Duration
 
     init(duration: Duration) { self.duration = duration }
@@ -101,7 +105,11 @@ struct LatencyArgument: ExpressibleByArgument, Sendable {
         self.duration = .nanoseconds(Int64((value * unit.scale * 1e9).rounded()))
     }
 
-    var defaultValueDescription: String { "\(duration)" }
+    var defaultValueDescription: String {
+        let (seconds, attoseconds) = duration.components
+        if attoseconds == 0 { return "\(seconds)s" }
+        return "\(seconds * 1000 + attoseconds / 1_000_000_000_000_000)ms"
+    }
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
