@@ -135,12 +135,14 @@ final class CacheInstruments: Sendable {
     private let reopened: Counter
     private let unreplayed: Counter
 
-    /// Whether operation durations go anywhere. With swift-metrics' no-op factory (the default when nothing was
-    /// bootstrapped) the cache skips the two clock reads per call that timing costs.
-    let timesOperations: Bool
+    /// Whether the metrics go anywhere. With swift-metrics' no-op factory (the default when nothing was
+    /// bootstrapped) the cache skips the two clock reads per call that timing costs, and the failure rate it would
+    /// compute for the gauge after each failed call.
+    let isEnabled: Bool
+    var timesOperations: Bool { isEnabled }
 
     init(name: String, factory: any MetricsFactory) {
-        timesOperations = !(factory is NOOPMetricsHandler)
+        isEnabled = !(factory is NOOPMetricsHandler)
         let cache = ("cache", name)
         hits = Counter(label: "cache_hits_total", dimensions: [cache], factory: factory)
         misses = Counter(label: "cache_misses_total", dimensions: [cache], factory: factory)
@@ -207,8 +209,9 @@ final class CacheInstruments: Sendable {
         journalSize.record(size)
     }
 
-    /// `cache_failure_rate`, 0…1.
-    func failureRateChanged(_ rate: Double) {
-        failureRate.record(rate)
+    /// `cache_failure_rate`, 0…1; `rate` is computed only when the metrics go somewhere.
+    func failureRateChanged(_ rate: @autoclosure () -> Double) {
+        guard isEnabled else { return }
+        failureRate.record(rate())
     }
 }

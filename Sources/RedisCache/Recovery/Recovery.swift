@@ -98,8 +98,8 @@ final class Recovery: Sendable {
             let classification = breaker.configuration.classifier(error)
             permit.failed(error, classifiedAs: classification)
             if classification == .success { return .refused(error) }
-            // Successes lower the rate only slowly; the loop catches up with them, and with the window sliding
-            // by, on each pass.
+            // Only failures record it here, so the success path takes no extra lock; the loop catches up with
+            // successes, and with the window sliding by, on each pass.
             instruments.failureRateChanged(breaker.failureRate)
             return .degraded(error)
         }
