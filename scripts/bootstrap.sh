@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a Debian machine, only what is missing:
-# libhiredis-dev (the C client we wrap), redis-server + redis-tools (tests, demo, benchmarks) and curl (example.sh).
+# libhiredis-dev (the C client we wrap), redis-server + redis-tools (tests, demo, benchmarks), curl (example.sh) and
+# prometheus for its promtool (the alerting rules in monitoring/ are checked and unit-tested with it).
 # Needs root or sudo only when something is missing. Never starts or touches a system Redis.
 set -euo pipefail
 
@@ -9,6 +10,7 @@ dpkg -s libhiredis-dev >/dev/null 2>&1 || missing+=(libhiredis-dev)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 && command -v redis-benchmark >/dev/null 2>&1 || missing+=(redis-tools)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 
 if [ ${#missing[@]} -gt 0 ]; then
     sudo=""

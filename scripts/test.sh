@@ -11,6 +11,10 @@ swift format lint --strict --recursive Sources Tests Snippets Package.swift \
     benchmarks/Sources benchmarks/Benchmarks benchmarks/Package.swift \
     examples/catalog-service/Sources examples/catalog-service/Package.swift
 
+# The alerting rules we ship: valid, and firing (and not firing) on synthetic series as their tests say.
+promtool check rules monitoring/prometheus-rules.yml
+promtool test rules monitoring/prometheus-rules.test.yml
+
 # Every redis-server a test starts is stopped by the test, and if the test process itself dies, by a small
 # watchdog RedisTestSupport starts beside each server (see RedisServer.swift); nothing to sweep here.
 swift build --build-tests

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 import Synchronization
 
@@ -33,6 +34,7 @@ public final class RedisClient: Sendable {
     private let watchdog: DeadlineWatchdog
     private let state = Mutex<Bool>(false)  // closed
     private let logger: Logger
+    private let instruments: ClientInstruments
 
     /// Creates the pool. Connections are made lazily, by the first calls that need them, so creating a client
     /// succeeds even while the server is down.
@@ -42,15 +44,23 @@ public final class RedisClient: Sendable {
     ///   - logger: the application's logger; it receives one line per connection state change (established,
     ///     failed, lost), never one per command. A library does not make up its own logger, so there is no
     ///     default: pass `Logger(label: "…", factory: { _ in SwiftLogNoOpLogHandler() })` for silence.
+    ///   - metricsFactory: where the `redis_*` metrics go (connections open, connects and reconnects, timeouts,
+    ///     commands in flight, pipeline batch sizes); `MetricsSystem.factory` by default.
     /// - Throws: ``RedisClientError/Code/invalidConfiguration`` when `configuration` holds an invalid value (see
     ///   ``RedisClientConfiguration/validate()``); no thread is started then.
-    public init(configuration: RedisClientConfiguration, logger: Logger) throws(RedisClientError) {
+    public init(
+        configuration: RedisClientConfiguration,
+        logger: Logger,
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
+    ) throws(RedisClientError) {
         try configuration.validate()
         signal(SIGPIPE, SIG_IGN)
         self.configuration = configuration
         self.logger = logger
         self.watchdog = DeadlineWatchdog()
-        self.pool = ConnectionPool(configuration: configuration, logger: logger)
+        let instruments = ClientInstruments(factory: metricsFactory)
+        self.instruments = instruments
+        self.pool = ConnectionPool(configuration: configuration, logger: logger, instruments: instruments)
     }
 
     deinit {
@@ -115,6 +125,7 @@ public final class RedisClient: Sendable {
         } onCancel: {
             request.cancel()
         }
+        if case .failure(let error) = result, error.code == .timeout { instruments.timedOut() }
         return try result.get()
     }
 
@@ -135,7 +146,7 @@ public final class RedisClient: Sendable {
         let deadline = monotonicDeadline(after: timeout ?? configuration.commandTimeout)
         let group = PipelineGroup(count: commands.count)
         let requests = commands.map { RedisRequest(command: $0, deadline: deadline, group: group) }
-        return await withTaskCancellationHandler {
+        let results = await withTaskCancellationHandler {
             submit(requests)
             // One wake-up for the whole pipeline, when its last command has completed.
             await group.wait()
@@ -145,6 +156,10 @@ public final class RedisClient: Sendable {
                 request.cancel()
             }
         }
+        var timeouts = 0
+        for case .failure(let error) in results where error.code == .timeout { timeouts += 1 }
+        instruments.timedOut(timeouts)
+        return results
     }
 
     private func submit(_ requests: some Collection<RedisRequest>) {

@@ -117,6 +117,11 @@ final class CacheCounters: Sendable {
 }
 
 /// The swift-metrics instruments, created once with the injected factory.
+///
+/// Every series carries the dimension `cache` (``ResilientCacheConfiguration/name``), so two caches in one process
+/// never share a series. Gauges are recorded when what they show changes — the state on each transition, the
+/// journal size on each change of the journal, the failure rate on each failed call — and once a second by
+/// ``Recovery/run()`` for the failure rate's window sliding by; nobody has to read ``ResilientCache/metrics``.
 final class CacheInstruments: Sendable {
     let hits: Counter
     let misses: Counter
@@ -126,28 +131,39 @@ final class CacheInstruments: Sendable {
     private let state: Gauge
     private let failureRate: Gauge
     private let stateChanges: Counter
+    private let opened: Counter
+    private let reopened: Counter
     private let unreplayed: Counter
 
-    /// Whether operation durations go anywhere. With swift-metrics' no-op factory (the default when nothing was
-    /// bootstrapped) the cache skips the two clock reads per call that timing costs.
-    let timesOperations: Bool
+    /// Whether the metrics go anywhere. With swift-metrics' no-op factory (the default when nothing was
+    /// bootstrapped) the cache skips the two clock reads per call that timing costs, and the failure rate it would
+    /// compute for the gauge after each failed call.
+    let isEnabled: Bool
+    var timesOperations: Bool { isEnabled }
 
-    init(factory: any MetricsFactory) {
-        timesOperations = !(factory is NOOPMetricsHandler)
-        hits = Counter(label: "cache_hits_total", dimensions: [], factory: factory)
-        misses = Counter(label: "cache_misses_total", dimensions: [], factory: factory)
+    init(name: String, factory: any MetricsFactory) {
+        isEnabled = !(factory is NOOPMetricsHandler)
+        let cache = ("cache", name)
+        hits = Counter(label: "cache_hits_total", dimensions: [cache], factory: factory)
+        misses = Counter(label: "cache_misses_total", dimensions: [cache], factory: factory)
         degradedCounters = CacheOperation.allCases.map {
-            Counter(label: "cache_degraded_total", dimensions: [("operation", $0.label)], factory: factory)
+            Counter(label: "cache_degraded_total", dimensions: [cache, ("operation", $0.label)], factory: factory)
         }
+        // swift-metrics timers are exported in seconds by Prometheus backends; the name says the unit.
         durations = CacheOperation.allCases.map {
             CoreMetrics.Timer(
-                label: "cache_operation_duration", dimensions: [("operation", $0.label)], factory: factory)
+                label: "cache_operation_duration_seconds",
+                dimensions: [cache, ("operation", $0.label)],
+                factory: factory
+            )
         }
-        journalSize = Gauge(label: "cache_journal_size", dimensions: [], factory: factory)
-        state = Gauge(label: "cache_circuit_breaker_state", dimensions: [], factory: factory)
-        failureRate = Gauge(label: "cache_failure_rate", dimensions: [], factory: factory)
-        stateChanges = Counter(label: "cache_circuit_state_changes_total", dimensions: [], factory: factory)
-        unreplayed = Counter(label: "cache_journal_unreplayed_total", dimensions: [], factory: factory)
+        journalSize = Gauge(label: "cache_journal_size", dimensions: [cache], factory: factory)
+        state = Gauge(label: "cache_circuit_breaker_state", dimensions: [cache], factory: factory)
+        failureRate = Gauge(label: "cache_failure_rate", dimensions: [cache], factory: factory)
+        stateChanges = Counter(label: "cache_circuit_state_changes_total", dimensions: [cache], factory: factory)
+        opened = Counter(label: "cache_circuit_opened_total", dimensions: [cache], factory: factory)
+        reopened = Counter(label: "cache_circuit_reopened_total", dimensions: [cache], factory: factory)
+        unreplayed = Counter(label: "cache_journal_unreplayed_total", dimensions: [cache], factory: factory)
     }
 
     func degraded(_ operation: CacheOperation) {
@@ -159,9 +175,28 @@ final class CacheInstruments: Sendable {
         durations[operation.rawValue].recordNanoseconds(start.duration(to: time.now).wholeNanoseconds)
     }
 
-    /// `cache_circuit_breaker_state`: 0 closed, 1 half-open, 2 open.
-    func transition(to newState: CircuitBreakerState) {
-        state.record(newState.gaugeValue)
+    /// `cache_circuit_breaker_state` at creation: 0, closed.
+    func startClosed() {
+        state.record(CircuitBreakerState.closed.gaugeValue)
+    }
+
+    /// One transition: the state gauge (0 closed, 1 half-open, 2 open), `cache_circuit_state_changes_total`, and
+    /// the outage counters.
+    ///
+    /// `cache_circuit_opened_total` counts CLOSED → OPEN on failures: one per outage, however many times the
+    /// circuit re-opens before it closes again. `cache_circuit_reopened_total` counts HALF_OPEN → OPEN on a failed
+    /// probe (the event's reason stays ``CircuitBreakerTransitionReason/probeFailed`` or its active-probe and
+    /// reclaim variants). A forced open is an operator's decision, not an outage: it counts as a state change
+    /// only.
+    func transition(_ event: CircuitBreakerEvent) {
+        state.record(event.to.gaugeValue)
+        stateChanges.increment()
+        guard event.to == .open, event.reason != .forcedOpen else { return }
+        switch event.from {
+        case .closed: opened.increment()
+        case .halfOpen: reopened.increment()
+        case .open: break
+        }
     }
 
     /// `cache_journal_unreplayed_total`: entries still journaled when the cache stopped.
@@ -169,10 +204,14 @@ final class CacheInstruments: Sendable {
         unreplayed.increment(by: Int64(entries))
     }
 
-    func countTransition() { stateChanges.increment() }
-
-    func update(failureRate rate: Double, journalSize size: Int) {
-        failureRate.record(rate)
+    /// `cache_journal_size`, recorded under the journal's lock so that the last value recorded is the last size.
+    func journalSizeChanged(_ size: Int) {
         journalSize.record(size)
+    }
+
+    /// `cache_failure_rate`, 0…1; `rate` is computed only when the metrics go somewhere.
+    func failureRateChanged(_ rate: @autoclosure () -> Double) {
+        guard isEnabled else { return }
+        failureRate.record(rate())
     }
 }

@@ -30,14 +30,21 @@ final class JournalKeeper: Sendable {
     /// The copy on disk, when ``ResilientCacheConfiguration/durableJournalDirectory`` is set.
     private let durable: DurableJournal?
     private let durableWrites = WakeSignal()
+    private let instruments: CacheInstruments
 
-    init(configuration: ResilientCacheConfiguration, clock: TimeSource, logger: Logger) {
+    init(
+        configuration: ResilientCacheConfiguration,
+        clock: TimeSource,
+        logger: Logger,
+        instruments: CacheInstruments
+    ) {
         var journal = InvalidationJournal<Instant>(
             capacity: configuration.journalCapacity,
             policy: configuration.journalOverflowPolicy
         )
         self.clock = clock
         self.logger = logger
+        self.instruments = instruments
         self.longestTTL = Atomic(configuration.defaultTTL.map(\.wholeNanoseconds) ?? .max)
         var durable: DurableJournal?
         if let directory = configuration.durableJournalDirectory {
@@ -72,6 +79,7 @@ final class JournalKeeper: Sendable {
         self.durable = durable
         self.journal = Mutex(journal)
         size.store(journal.count + (journal.isOverflowed ? 1 : 0), ordering: .releasing)
+        instruments.journalSizeChanged(journal.count)
     }
 
     var status: Status {
@@ -219,6 +227,8 @@ final class JournalKeeper: Sendable {
             durableWrites.signal()
         }
         size.store(journal.count + (journal.isOverflowed ? 1 : 0), ordering: .releasing)
+        // Under the journal's lock: the gauge's last value is the journal's last size.
+        instruments.journalSizeChanged(journal.count)
     }
 
     private func logOverflow() {

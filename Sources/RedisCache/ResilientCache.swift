@@ -64,7 +64,8 @@ public final class ResilientCache: Sendable {
     ///   - configuration: namespace, TTLs, degradation, journal, recovery and breaker settings.
     ///   - logger: receives one line per breaker transition, per journal overflow or replay, and per client
     ///     connection change — never one per call.
-    ///   - metricsFactory: where the `cache_*` metrics go; `MetricsSystem.factory` by default.
+    ///   - metricsFactory: where the `cache_*` metrics, and the `redis_*` metrics of the client the cache creates,
+    ///     go; `MetricsSystem.factory` by default.
     /// - Throws: ``HiredisClient/RedisClientError`` with code `INVALID_CONFIGURATION` for settings the client
     ///   cannot use.
     public convenience init(
@@ -77,7 +78,7 @@ public final class ResilientCache: Sendable {
         if redis.reconnect.maximumDelay > configuration.maximumProbeInterval {
             redis.reconnect.maximumDelay = max(redis.reconnect.initialDelay, configuration.maximumProbeInterval)
         }
-        let client = try RedisClient(configuration: redis, logger: logger)
+        let client = try RedisClient(configuration: redis, logger: logger, metricsFactory: metricsFactory)
         self.init(
             backend: RedisCacheBackend(client: client),
             configuration: configuration,
@@ -170,7 +171,7 @@ public final class ResilientCache: Sendable {
         self.logger = logger
         self.ownedClient = ownedClient
         self.escapedNamespace = GlobPattern.escape(configuration.namespace)
-        let instruments = CacheInstruments(factory: metricsFactory)
+        let instruments = CacheInstruments(name: configuration.name, factory: metricsFactory)
         self.instruments = instruments
         if configuration.namespace.isEmpty && configuration.journalOverflowPolicy == .flushNamespace {
             logger.warning(
@@ -181,7 +182,7 @@ public final class ResilientCache: Sendable {
             )
         }
         self.recovery = Recovery(
-            name: "cache:\(configuration.namespace)",
+            name: "cache:\(configuration.name)",
             backend: backend,
             configuration: configuration,
             time: time,
@@ -623,9 +624,7 @@ public final class ResilientCache: Sendable {
 
     /// Hits, misses, degraded operations, journal figures and the breaker's own snapshot.
     public var metrics: CacheMetricsSnapshot {
-        let breakerMetrics = recovery.breaker.metrics
-        instruments.update(failureRate: breakerMetrics.failureRate, journalSize: journal.status.size)
-        return counters.snapshot(journal: journal.status, breaker: breakerMetrics)
+        counters.snapshot(journal: journal.status, breaker: recovery.breaker.metrics)
     }
 
     // MARK: - Helpers

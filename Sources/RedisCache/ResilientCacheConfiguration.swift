@@ -17,6 +17,22 @@ public struct ResilientCacheConfiguration: Sendable {
         didSet { namespace = Self.segment(namespace) }
     }
 
+    /// The cache's name in its metrics (the `cache` dimension of every `cache_*` series) and in its breaker's log
+    /// lines, so that two caches in one process keep apart. Default: the namespace without its trailing `:`
+    /// (`"catalog:"` is `"catalog"`), or `"default"` for the empty namespace.
+    public var name: String {
+        get { explicitName ?? Self.defaultName(namespace) }
+        set {
+            precondition(!newValue.isEmpty, "name must not be empty")
+            explicitName = newValue
+        }
+    }
+    private var explicitName: String?
+
+    static func defaultName(_ namespace: String) -> String {
+        namespace.isEmpty ? "default" : String(namespace.dropLast(namespace.hasSuffix(":") ? 1 : 0))
+    }
+
     static func segment(_ namespace: String) -> String {
         namespace.isEmpty || namespace.hasSuffix(":") ? namespace : namespace + ":"
     }

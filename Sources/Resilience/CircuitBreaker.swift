@@ -364,6 +364,17 @@ public final class CircuitBreaker: Sendable {
         )
     }
 
+    /// ``CircuitBreakerMetrics/failureRate`` alone, without building the whole snapshot: for an owner that
+    /// keeps a failure-rate gauge current after every failed call.
+    package var failureRate: Double {
+        let now = elapsed()
+        let totals = withMachine { machine in
+            machine.flushPendingSuccesses(now: now, adapt: false)
+            return machine.window.totals
+        }
+        return totals.calls == 0 ? 0 : Double(totals.failures) / Double(totals.calls)
+    }
+
     // MARK: Manual control
 
     /// Forces the breaker OPEN: every call is rejected until ``reset()`` or until `until`.

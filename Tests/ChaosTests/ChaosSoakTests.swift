@@ -27,8 +27,6 @@ struct ChaosSoakTests {
     static let fetchKeys = 1_000
     /// Callers of the second instance, which only reads.
     static let readers = 10
-    /// The README's bound: another instance reads no stale value later than this after Redis answers again.
-    static let crossInstanceBound: Duration = .seconds(1)
 
     /// How long each fault lasts.
     static let lasts = Duration.milliseconds(1500)
@@ -94,6 +92,14 @@ struct ChaosSoakTests {
                     }
                 }
                 group.addTask {
+                    // When the first instance's journal last held anything: a stale read by the second instance is
+                    // allowed only while the first one's journal still has to remove the value it read.
+                    while !control.isStopped {
+                        if cache.metrics.journalSize > 0 || cache.metrics.journalOverflowed { control.journalHeld() }
+                        try? await Task.sleep(for: .milliseconds(5))
+                    }
+                }
+                group.addTask {
                     _ = await readers.run(state: { SplitMix64(seed: UInt64($0) &+ 104_729) }) { random in
                         await Self.read(&random, cache: reader, model: model, control: control, stats: readerStats)
                     }
@@ -135,6 +141,7 @@ struct ChaosSoakTests {
                 }
                 callers.stop()
                 readers.stop()
+                control.stop()
                 try await group.waitForAll()
             }
             // Final numbers after every caller returned: started == finished everywhere.
@@ -147,18 +154,19 @@ struct ChaosSoakTests {
             print(
                 "Second instance: \(readerTotals.reads) reads, \(readerTotals.escaped) escaped, "
                     + "\(readerTotals.staleDuringFaults) stale while a fault lasted, \(readerTotals.staleAfterClear) stale "
-                    + "after a fault cleared, the latest \(readerTotals.latestStaleAfterClear.map { "\($0)" } ?? "never") "
-                    + "after the clear (bound \(Self.crossInstanceBound))"
+                    + "after a fault cleared (the latest \(readerTotals.latestStaleAfterClear.map { "\($0)" } ?? "never") "
+                    + "after the clear), \(readerTotals.staleWithoutJournal) stale while the first instance's journal held "
+                    + "nothing (worst \(readerTotals.worstBeyondJournal.map { "\($0)" } ?? "none") after it emptied)"
             )
             #expect(readerTotals.escaped == 0, "the second instance: \(readerTotals.escaped) errors escaped")
             #expect(readerTotals.reads > 0)
-            if let latest = readerTotals.latestStaleAfterClear {
-                // The README's bound, plus the same kind of scheduling slack the soak allows every deadline: 60
-                // callers on 2 cores, on a loaded machine, delay the writer's recovery loop itself.
-                #expect(
-                    latest < Self.crossInstanceBound + Self.margin * 4,
-                    "the second instance read a stale value \(latest) after Redis returned")
-            }
+            // The guarantee across instances: another instance reads a stale value only while the writer's journal
+            // still holds it (how long that lasts after Redis answers again is measured by
+            // CrossInstanceStalenessTests on a quiet process; here 60 callers share 2 cores).
+            #expect(
+                readerTotals.staleWithoutJournal == 0,
+                "the second instance read \(readerTotals.staleWithoutJournal) stale values the first instance's journal no longer held"
+            )
 
             let warmUp = phases[0].snapshot
             #expect(callers.callsStarted == callers.callsFinished, "a call never returned")
@@ -282,7 +290,11 @@ struct ChaosSoakTests {
         do {
             let value = try await cache.get(key)
             if let value, let version = ChaosModel.version(of: value), version < floor {
-                stats.stale(duringFault: inFault, sinceClear: clearedAt.map { started - $0 })
+                stats.stale(
+                    duringFault: inFault,
+                    sinceClear: clearedAt.map { started - $0 },
+                    beyondJournal: control.journalLastHeld.map { started - $0 } ?? .seconds(3600)
+                )
             }
             stats.read()
         } catch {
@@ -350,6 +362,18 @@ final class SoakControl: Sendable {
 
     func faultCleared() { fault.withLock { $0 = (false, ContinuousClock.now) } }
 
+    private let lastHeld = Mutex<ContinuousClock.Instant?>(nil)
+    private let stopped = Atomic<Bool>(false)
+
+    /// The first instance's journal holds entries now.
+    func journalHeld() { lastHeld.withLock { $0 = ContinuousClock.now } }
+
+    var journalLastHeld: ContinuousClock.Instant? { lastHeld.withLock { $0 } }
+
+    func stop() { stopped.store(true, ordering: .relaxed) }
+
+    var isStopped: Bool { stopped.load(ordering: .relaxed) }
+
     var faultState: (inFault: Bool, clearedAt: ContinuousClock.Instant?) { fault.withLock { $0 } }
 }
 
@@ -361,7 +385,13 @@ final class ReaderStats: Sendable {
         var staleDuringFaults = 0
         var staleAfterClear = 0
         var latestStaleAfterClear: Duration?
+        var staleWithoutJournal = 0
+        var worstBeyondJournal: Duration?
     }
+
+    /// How long after the first instance's journal last held anything a read may still start and be stale: the
+    /// sampler's period, the read's own path and scheduling on a loaded 2-core machine.
+    static let journalSlack: Duration = .milliseconds(250)
 
     private let state = Mutex(Snapshot())
 
@@ -369,15 +399,17 @@ final class ReaderStats: Sendable {
 
     func escaped() { state.withLock { $0.escaped += 1 } }
 
-    func stale(duringFault: Bool, sinceClear: Duration?) {
+    func stale(duringFault: Bool, sinceClear: Duration?, beyondJournal: Duration) {
         state.withLock { state in
             if duringFault {
                 state.staleDuringFaults += 1
-            } else {
-                // Before any fault nothing may be stale at all: count it as far beyond the bound.
-                let since = sinceClear ?? .seconds(3600)
+            } else if let sinceClear {
                 state.staleAfterClear += 1
-                state.latestStaleAfterClear = max(state.latestStaleAfterClear ?? .zero, since)
+                state.latestStaleAfterClear = max(state.latestStaleAfterClear ?? .zero, sinceClear)
+            }
+            if beyondJournal > Self.journalSlack {
+                state.staleWithoutJournal += 1
+                state.worstBeyondJournal = max(state.worstBeyondJournal ?? .zero, beyondJournal)
             }
         }
     }

@@ -102,7 +102,7 @@ struct RecoveryTests {
             await client.close()
 
             #expect(elapsed < .seconds(2), "the last replay is bounded by shutdownReplayTimeout")
-            let counter = try metrics.expectCounter("cache_journal_unreplayed_total")
+            let counter = try metrics.expectCounter("cache_journal_unreplayed_total", [("cache", "rec")])
             #expect(counter.totalValue == 12)
             let lines = log.entries.filter { $0.message.description.contains("not replayed at shutdown") }
             #expect(lines.count == 1)

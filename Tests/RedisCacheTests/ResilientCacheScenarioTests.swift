@@ -78,15 +78,21 @@ struct ResilientCacheScenarioTests {
             #expect(snapshot.breaker.recentFailures.count == 5)
             #expect(snapshot.breaker.counts.rejected == 5)  // 3 gets + 2 deletes
 
-            #expect(try metrics.expectCounter("cache_hits_total").totalValue == 2)
-            #expect(try metrics.expectCounter("cache_misses_total").totalValue == 3)
-            #expect(try metrics.expectCounter("cache_degraded_total", [("operation", "get")]).totalValue == 8)
-            #expect(try metrics.expectCounter("cache_degraded_total", [("operation", "delete")]).totalValue == 2)
-            #expect(try metrics.expectCounter("cache_circuit_state_changes_total").totalValue == 1)
-            #expect(try metrics.expectGauge("cache_circuit_breaker_state").lastValue == 2)
-            #expect(try metrics.expectGauge("cache_journal_size").lastValue == 2)
-            #expect(try metrics.expectGauge("cache_failure_rate").lastValue ?? 0 > 0)
-            #expect(try metrics.expectTimer("cache_operation_duration", [("operation", "get")]).values.count == 13)
+            #expect(try metrics.expectCounter("cache_hits_total", [("cache", "m")]).totalValue == 2)
+            #expect(try metrics.expectCounter("cache_misses_total", [("cache", "m")]).totalValue == 3)
+            #expect(
+                try metrics.expectCounter("cache_degraded_total", [("cache", "m"), ("operation", "get")]).totalValue
+                    == 8)
+            #expect(
+                try metrics.expectCounter("cache_degraded_total", [("cache", "m"), ("operation", "delete")]).totalValue
+                    == 2)
+            #expect(try metrics.expectCounter("cache_circuit_state_changes_total", [("cache", "m")]).totalValue == 1)
+            #expect(try metrics.expectGauge("cache_circuit_breaker_state", [("cache", "m")]).lastValue == 2)
+            #expect(try metrics.expectGauge("cache_journal_size", [("cache", "m")]).lastValue == 2)
+            #expect(try metrics.expectGauge("cache_failure_rate", [("cache", "m")]).lastValue ?? 0 > 0)
+            #expect(
+                try metrics.expectTimer("cache_operation_duration_seconds", [("cache", "m"), ("operation", "get")])
+                    .values.count == 13)
 
             let health = cache.health()
             #expect(health.status == "degraded")
@@ -98,9 +104,9 @@ struct ResilientCacheScenarioTests {
             let running = Task { await cache.run() }
             try await server.restart()
             try await eventually { cache.circuit.state == .closed && cache.metrics.journalSize == 0 }
-            #expect(try metrics.expectGauge("cache_circuit_breaker_state").lastValue == 0)
+            #expect(try metrics.expectGauge("cache_circuit_breaker_state", [("cache", "m")]).lastValue == 0)
             // open, half-open, closed
-            #expect(try metrics.expectCounter("cache_circuit_state_changes_total").totalValue == 3)
+            #expect(try metrics.expectCounter("cache_circuit_state_changes_total", [("cache", "m")]).totalValue == 3)
             #expect(cache.health().status == "ok")
             cache.shutdown()
             running.cancel()

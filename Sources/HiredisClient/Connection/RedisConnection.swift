@@ -32,6 +32,7 @@ final class RedisConnection: @unchecked Sendable {
     private let index: Int
     private let pending: PendingCounter
     private let spinToken: SpinToken
+    private let instruments: ClientInstruments
     let lock = ConditionLock()
 
     // guarded by lock
@@ -76,10 +77,12 @@ final class RedisConnection: @unchecked Sendable {
         index: Int,
         pending: PendingCounter,
         spinToken: SpinToken,
+        instruments: ClientInstruments,
         logger: Logger
     ) {
         self.configuration = configuration
         self.spinToken = spinToken
+        self.instruments = instruments
         self.index = index
         self.pending = pending
         self.backoff = ReconnectBackoff(configuration.reconnect)
@@ -252,6 +255,9 @@ final class RedisConnection: @unchecked Sendable {
             batch[written] = request
             written += 1
         }
+        // Once per write batch, never per command.
+        instruments.batchSent(written)
+        defer { instruments.batchFinished(written) }
 
         for position in 0..<written {
             if configuration.busyPolling { awaitReadable(context) }
@@ -326,6 +332,7 @@ final class RedisConnection: @unchecked Sendable {
         if !wasConnected || loggedDown {
             logger.info("redis connection established")
         }
+        instruments.connected(again: wasConnected)
         wasConnected = true
         loggedDown = false
         return nil
@@ -352,6 +359,7 @@ final class RedisConnection: @unchecked Sendable {
             connected = false
         }
         self.context = nil  // frees the hiredis context, closing the socket
+        instruments.disconnected()
         if let reason, !loggedDown {
             logger.warning("redis connection lost", metadata: ["error": "\(reason)"])
             loggedDown = true

@@ -11,7 +11,7 @@ final class ConnectionPool: Sendable {
     private let pending: PendingCounter
 
     /// Creates the connections and starts their I/O threads; none connects before its first command.
-    init(configuration: RedisClientConfiguration, logger: Logger) {
+    init(configuration: RedisClientConfiguration, logger: Logger, instruments: ClientInstruments) {
         let pending = PendingCounter(limit: configuration.maximumPendingCommands)
         let spinToken = SpinToken()
         self.pending = pending
@@ -21,6 +21,7 @@ final class ConnectionPool: Sendable {
                 index: index,
                 pending: pending,
                 spinToken: spinToken,
+                instruments: instruments,
                 logger: logger
             )
         }

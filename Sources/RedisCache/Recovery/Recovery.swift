@@ -57,7 +57,8 @@ final class Recovery: Sendable {
         self.logger = logger
         self.instruments = instruments
         self.flushPattern = GlobPattern.escape(configuration.namespace) + "*"
-        self.journal = JournalKeeper(configuration: configuration, clock: time, logger: logger)
+        self.journal = JournalKeeper(
+            configuration: configuration, clock: time, logger: logger, instruments: instruments)
         var breakerConfiguration = configuration.breaker
         // The loop probes; a breaker probing on its own as well would be a second owner.
         self.healthCheck = breakerConfiguration.activeProbe
@@ -70,12 +71,12 @@ final class Recovery: Sendable {
             logger: logger,
             randomNumberGenerator: SystemRandomNumberGenerator(),
             onTransition: { event in
-                instruments.transition(to: event.to)
-                instruments.countTransition()
+                instruments.transition(event)
                 wake.signal()
             }
         )
-        instruments.transition(to: .closed)
+        instruments.startClosed()
+        instruments.failureRateChanged(0)
     }
 
     // MARK: - Calls
@@ -96,7 +97,11 @@ final class Recovery: Sendable {
         } catch {
             let classification = breaker.configuration.classifier(error)
             permit.failed(error, classifiedAs: classification)
-            return classification == .success ? .refused(error) : .degraded(error)
+            if classification == .success { return .refused(error) }
+            // Only failures record it here, so the success path takes no extra lock; the loop catches up with
+            // successes, and with the window sliding by, on each pass.
+            instruments.failureRateChanged(breaker.failureRate)
+            return .degraded(error)
         }
     }
 
@@ -113,9 +118,11 @@ final class Recovery: Sendable {
             var now = time.now
             if now >= nextMaintenance {
                 journal.expireOldEntries()
-                instruments.update(failureRate: breaker.metrics.failureRate, journalSize: journal.status.size)
                 nextMaintenance = now.advanced(by: .seconds(1))
             }
+            // Every pass, at least once a second: after a transition (a reset empties the window), a probe, or
+            // the maintenance above.
+            instruments.failureRateChanged(breaker.failureRate)
             let (state, isForced) = breaker.stateAndForcing
             switch state {
             case .closed:
