@@ -3,6 +3,7 @@ import HiredisClient
 import Logging
 import Resilience
 import Synchronization
+import Tracing
 
 /// A cache in front of Redis (or any ``CacheBackend``) that keeps answering when the backend does not.
 ///
@@ -49,6 +50,8 @@ public final class ResilientCache: Sendable {
     let runStarted = Atomic<Bool>(false)
     let counters = CacheCounters()
     let instruments: CacheInstruments
+    /// The configured tracer, or `nil` when tracing is off (see ResilientCache+Tracing.swift).
+    let tracer: (any Tracer)?
     private let escapedNamespace: String
 
     var journal: JournalKeeper { recovery.journal }
@@ -103,8 +106,10 @@ public final class ResilientCache: Sendable {
         logger: Logger,
         metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) throws(RedisClientError) {
+        var redis = try RedisClientConfiguration(url: url)
+        redis.tracer = configuration.tracer
         try self.init(
-            redis: try RedisClientConfiguration(url: url),
+            redis: redis,
             configuration: configuration,
             logger: logger,
             metricsFactory: metricsFactory
@@ -166,6 +171,7 @@ public final class ResilientCache: Sendable {
         self.logger = logger
         self.ownedClient = ownedClient
         self.escapedNamespace = GlobPattern.escape(configuration.namespace)
+        self.tracer = activeTracer(configuration.tracer)
         let instruments = CacheInstruments(factory: metricsFactory)
         self.instruments = instruments
         self.recovery = Recovery(
@@ -207,9 +213,10 @@ public final class ResilientCache: Sendable {
         defer { instruments.record(.get, since: started, time: time) }
         if journal.fences(name) {
             counters.recordFencedRead()
+            traceFencedRead()
             return .miss
         }
-        switch await recovery.call({ () async throws(CacheError) -> [UInt8]? in try await backend.get(name) }) {
+        switch await call(.get, { () async throws(CacheError) -> [UInt8]? in try await backend.get(name) }) {
         case .success(let value?):
             counters.recordHit()
             instruments.hits.increment()
@@ -234,7 +241,7 @@ public final class ResilientCache: Sendable {
         let started = timingStart()
         defer { instruments.record(.getMany, since: started, time: time) }
         let fenced = names.map { journal.fences($0) }
-        switch await recovery.call({ () async throws(CacheError) -> [[UInt8]?] in try await backend.get(many: names) })
+        switch await call(.getMany, { () async throws(CacheError) -> [[UInt8]?] in try await backend.get(many: names) })
         {
         case .success(let values):
             var result: [[UInt8]?] = []
@@ -286,7 +293,7 @@ public final class ResilientCache: Sendable {
         let started = writeStart()
         defer { instruments.record(.set, since: started, time: time) }
         journal.noteTTL(expiry)
-        switch await recovery.call({ () async throws(CacheError) in try await backend.set(name, value, ttl: expiry) }) {
+        switch await call(.set, { () async throws(CacheError) in try await backend.set(name, value, ttl: expiry) }) {
         case .success:
             if let started { journal.clear(key: name, recordedBefore: started) }
             return true
@@ -316,7 +323,7 @@ public final class ResilientCache: Sendable {
         let names = keys.map(qualified)
         let started = writeStart()
         defer { instruments.record(.delete, since: started, time: time) }
-        switch await recovery.call({ () async throws(CacheError) -> Int in try await backend.delete(names) }) {
+        switch await call(.delete, { () async throws(CacheError) -> Int in try await backend.delete(names) }) {
         case .success(let removed):
             if let started { for name in names { journal.clear(key: name, recordedBefore: started) } }
             return removed
@@ -341,9 +348,12 @@ public final class ResilientCache: Sendable {
         let qualifiedPattern = escapedNamespace + pattern
         let started = timingStart()
         defer { instruments.record(.invalidate, since: started, time: time) }
-        switch await recovery.call({ () async throws(CacheError) -> Int in
-            try await backend.invalidate(pattern: qualifiedPattern)
-        }) {
+        switch await call(
+            .invalidate,
+            { () async throws(CacheError) -> Int in
+                try await backend.invalidate(pattern: qualifiedPattern)
+            })
+        {
         case .success(let removed):
             return removed
         case .degraded(let error):
@@ -378,6 +388,17 @@ public final class ResilientCache: Sendable {
         ttl: Duration? = nil,
         compute: @escaping @Sendable () async throws -> [UInt8]
     ) async throws -> [UInt8] {
+        if let tracer {
+            return try await traceFetch(tracer) { try await untracedFetch(key, ttl: ttl, compute: compute) }
+        }
+        return try await untracedFetch(key, ttl: ttl, compute: compute)
+    }
+
+    private func untracedFetch(
+        _ key: String,
+        ttl: Duration?,
+        compute: @escaping @Sendable () async throws -> [UInt8]
+    ) async throws -> [UInt8] {
         let expiry = try storedTTL(ttl)
         let lookup = try await lookup(key)
         if case .hit(let value) = lookup { return value }
@@ -399,7 +420,9 @@ public final class ResilientCache: Sendable {
         let started = writeStart()
         defer { instruments.record(.fetchStore, since: started, time: time) }
         journal.noteTTL(expiry)
-        switch await recovery.call({ () async throws(CacheError) in try await backend.set(name, value, ttl: expiry) }) {
+        switch await call(
+            .fetchStore, { () async throws(CacheError) in try await backend.set(name, value, ttl: expiry) })
+        {
         case .success:
             if let started { journal.clear(key: name, recordedBefore: started) }
         case .degraded(let error):
