@@ -115,6 +115,7 @@ public final class RedisClient: Sendable {
         return try await untracedSend(command, timeout: timeout)
     }
 
+    @inline(__always)
     private func untracedSend(
         _ command: RedisCommand,
         timeout: Duration?
@@ -152,6 +153,7 @@ public final class RedisClient: Sendable {
         return await untracedPipeline(commands, timeout: timeout)
     }
 
+    @inline(__always)
     private func untracedPipeline(
         _ commands: [RedisCommand],
         timeout: Duration?
