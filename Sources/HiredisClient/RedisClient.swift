@@ -35,6 +35,7 @@ public final class RedisClient: Sendable {
     private let state = Mutex<Bool>(false)  // closed
     private let logger: Logger
     private let instruments: ClientInstruments
+    private let tracer: CommandTracer?
 
     /// Creates the pool. Connections are made lazily, by the first calls that need them, so creating a client
     /// succeeds even while the server is down.
@@ -57,6 +58,7 @@ public final class RedisClient: Sendable {
         signal(SIGPIPE, SIG_IGN)
         self.configuration = configuration
         self.logger = logger
+        self.tracer = CommandTracer(configuration)
         self.watchdog = DeadlineWatchdog()
         let instruments = ClientInstruments(factory: metricsFactory)
         self.instruments = instruments
@@ -115,6 +117,19 @@ public final class RedisClient: Sendable {
 
     /// Sends an encoded ``RedisCommand`` and waits for its reply.
     public func send(_ command: RedisCommand, timeout: Duration? = nil) async throws(RedisClientError) -> RedisReply {
+        if let tracer {
+            return try await tracer.withSpan(command) { () async throws(RedisClientError) in
+                try await untracedSend(command, timeout: timeout)
+            }
+        }
+        return try await untracedSend(command, timeout: timeout)
+    }
+
+    @inline(__always)
+    private func untracedSend(
+        _ command: RedisCommand,
+        timeout: Duration?
+    ) async throws(RedisClientError) -> RedisReply {
         let deadline = monotonicDeadline(after: timeout ?? configuration.commandTimeout)
         let request = RedisRequest(command: command, deadline: deadline)
         let result = await withTaskCancellationHandler {
@@ -143,6 +158,17 @@ public final class RedisClient: Sendable {
         timeout: Duration? = nil
     ) async -> [Result<RedisReply, RedisClientError>] {
         if commands.isEmpty { return [] }
+        if let tracer {
+            return await tracer.withSpan(pipeline: commands) { await untracedPipeline(commands, timeout: timeout) }
+        }
+        return await untracedPipeline(commands, timeout: timeout)
+    }
+
+    @inline(__always)
+    private func untracedPipeline(
+        _ commands: [RedisCommand],
+        timeout: Duration?
+    ) async -> [Result<RedisReply, RedisClientError>] {
         let deadline = monotonicDeadline(after: timeout ?? configuration.commandTimeout)
         let group = PipelineGroup(count: commands.count)
         let requests = commands.map { RedisRequest(command: $0, deadline: deadline, group: group) }

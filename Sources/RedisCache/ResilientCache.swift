@@ -3,6 +3,7 @@ import HiredisClient
 import Logging
 import Resilience
 import Synchronization
+import Tracing
 
 /// A cache in front of Redis (or any ``CacheBackend``) that keeps answering when the backend does not.
 ///
@@ -49,6 +50,8 @@ public final class ResilientCache: Sendable {
     let runStarted = Atomic<Bool>(false)
     let counters = CacheCounters()
     let instruments: CacheInstruments
+    /// The configured tracer, or `nil` when tracing is off (see ResilientCache+Tracing.swift).
+    let tracer: (any Tracer)?
     private let escapedNamespace: String
 
     var journal: JournalKeeper { recovery.journal }
@@ -108,6 +111,7 @@ public final class ResilientCache: Sendable {
     ) throws(RedisClientError) {
         var redis = try RedisClientConfiguration(url: url)
         redis.commandTimeout = Self.defaultCommandTimeout
+        redis.tracer = configuration.tracer
         try self.init(
             redis: redis,
             configuration: configuration,
@@ -171,6 +175,7 @@ public final class ResilientCache: Sendable {
         self.logger = logger
         self.ownedClient = ownedClient
         self.escapedNamespace = GlobPattern.escape(configuration.namespace)
+        self.tracer = activeTracer(configuration.tracer)
         let instruments = CacheInstruments(name: configuration.name, factory: metricsFactory)
         self.instruments = instruments
         if configuration.namespace.isEmpty && configuration.journalOverflowPolicy == .flushNamespace {
@@ -220,9 +225,10 @@ public final class ResilientCache: Sendable {
         defer { instruments.record(.get, since: started, time: time) }
         if journal.fences(name) {
             counters.recordFencedRead()
+            traceFencedRead()
             return .miss
         }
-        switch await recovery.call({ () async throws(CacheError) -> [UInt8]? in try await backend.get(name) }) {
+        switch await call(.get, { () async throws(CacheError) -> [UInt8]? in try await backend.get(name) }) {
         case .success(let value?):
             counters.recordHit()
             instruments.hits.increment()
@@ -247,7 +253,7 @@ public final class ResilientCache: Sendable {
         let started = timingStart()
         defer { instruments.record(.getMany, since: started, time: time) }
         let fenced = names.map { journal.fences($0) }
-        switch await recovery.call({ () async throws(CacheError) -> [[UInt8]?] in try await backend.get(many: names) })
+        switch await call(.getMany, { () async throws(CacheError) -> [[UInt8]?] in try await backend.get(many: names) })
         {
         case .success(let values):
             var result: [[UInt8]?] = []
@@ -299,7 +305,7 @@ public final class ResilientCache: Sendable {
         let started = writeStart()
         defer { instruments.record(.set, since: started, time: time) }
         journal.noteTTL(expiry)
-        switch await recovery.call({ () async throws(CacheError) in try await backend.set(name, value, ttl: expiry) }) {
+        switch await call(.set, { () async throws(CacheError) in try await backend.set(name, value, ttl: expiry) }) {
         case .success:
             if let started { journal.clear(key: name, recordedBefore: started) }
             return true
@@ -329,7 +335,7 @@ public final class ResilientCache: Sendable {
         let names = keys.map(qualified)
         let started = writeStart()
         defer { instruments.record(.delete, since: started, time: time) }
-        switch await recovery.call({ () async throws(CacheError) -> Int in try await backend.delete(names) }) {
+        switch await call(.delete, { () async throws(CacheError) -> Int in try await backend.delete(names) }) {
         case .success(let removed):
             if let started { for name in names { journal.clear(key: name, recordedBefore: started) } }
             await forgetNotFound(names)
@@ -355,9 +361,12 @@ public final class ResilientCache: Sendable {
         let qualifiedPattern = escapedNamespace + pattern
         let started = timingStart()
         defer { instruments.record(.invalidate, since: started, time: time) }
-        switch await recovery.call({ () async throws(CacheError) -> Int in
-            try await backend.invalidate(pattern: qualifiedPattern)
-        }) {
+        switch await call(
+            .invalidate,
+            { () async throws(CacheError) -> Int in
+                try await backend.invalidate(pattern: qualifiedPattern)
+            })
+        {
         case .success(let removed):
             await forgetNotFound(matching: qualifiedPattern)
             return removed
@@ -492,6 +501,20 @@ public final class ResilientCache: Sendable {
         remembersNotFound: Bool,
         compute: @escaping @Sendable () async throws -> [UInt8]?
     ) async throws -> FetchResult<[UInt8]?> {
+        if let tracer {
+            return try await traceFetch(tracer) {
+                try await untracedFetch(key, ttl: ttl, remembersNotFound: remembersNotFound, compute: compute)
+            }
+        }
+        return try await untracedFetch(key, ttl: ttl, remembersNotFound: remembersNotFound, compute: compute)
+    }
+
+    private func untracedFetch(
+        _ key: String,
+        ttl: Duration?,
+        remembersNotFound: Bool,
+        compute: @escaping @Sendable () async throws -> [UInt8]?
+    ) async throws -> FetchResult<[UInt8]?> {
         let expiry = try storedTTL(ttl)
         let name = qualified(key)
         let notFoundName = remembersNotFound && configuration.negativeTTL != nil ? name + Self.notFoundSuffix : nil
@@ -535,7 +558,9 @@ public final class ResilientCache: Sendable {
         let started = writeStart()
         defer { instruments.record(.fetchStore, since: started, time: time) }
         journal.noteTTL(expiry)
-        switch await recovery.call({ () async throws(CacheError) in try await backend.set(name, value, ttl: expiry) }) {
+        switch await call(
+            .fetchStore, { () async throws(CacheError) in try await backend.set(name, value, ttl: expiry) })
+        {
         case .success:
             if let started { journal.clear(key: name, recordedBefore: started) }
             return .computedAndStored

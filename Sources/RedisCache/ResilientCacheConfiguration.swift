@@ -1,4 +1,5 @@
 import Resilience
+import Tracing
 
 /// How a ``ResilientCache`` behaves: its namespace, TTLs, degradation, journal and circuit breaker.
 ///
@@ -113,6 +114,11 @@ public struct ResilientCacheConfiguration: Sendable {
     /// set here runs after each `PING` of the cache's probes, as an extra health check; the cache probes on
     /// its own schedule (``probeInterval``), not on ``CircuitBreakerConfiguration/activeProbeInterval``.
     public var breaker: CircuitBreakerConfiguration
+    /// Where the cache's spans go (`cache.get`, `cache.set`, … with the result and the circuit's state), or `nil`
+    /// for none. The client a cache makes from a URL traces its commands with this tracer too. Default: the
+    /// tracer bootstrapped in `InstrumentationSystem` when the configuration is made; with none bootstrapped,
+    /// tracing is off and costs a pointer check per call. See <doc:Operations#Tracing>.
+    public var tracer: (any Tracer)? = InstrumentationSystem.tracer
 
     public init(namespace: String = "cache:", breaker: CircuitBreakerConfiguration = CircuitBreakerConfiguration()) {
         self.namespace = Self.segment(namespace)

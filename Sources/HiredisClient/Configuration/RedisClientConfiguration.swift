@@ -1,3 +1,5 @@
+import Tracing
+
 /// How a ``RedisClient`` connects: where, as whom, and how long it waits.
 ///
 /// Every time value is a `Duration`. An invalid value — a port outside 1...65535, a host with a space or a control
@@ -123,6 +125,11 @@ public struct RedisClientConfiguration: Sendable, CustomStringConvertible {
     /// roughly doubles. The price is CPU: a thread may poll without pause while a lone caller keeps sending.
     /// Default true.
     public var busyPolling: Bool
+
+    /// Where each command's client span goes (named by the command, with OpenTelemetry's database attributes),
+    /// or `nil` for none. Default: the tracer bootstrapped in `InstrumentationSystem` when the configuration is
+    /// made; with none bootstrapped, tracing is off and costs a pointer check per call.
+    public var tracer: (any Tracer)? = InstrumentationSystem.tracer
 
     /// A configuration with the defaults for everything but the endpoint and the credentials.
     ///
