@@ -8,7 +8,7 @@ extension ResilientCache: Service {
     /// Runs everything the cache does in the background, until the task is cancelled, ``shutdown()`` is called,
     /// or (in a `ServiceGroup`) a graceful shutdown begins: the breaker's timers and the recovery loop, which
     /// probes the backend while the circuit is open, replays the invalidation journal, drops expired journal
-    /// entries and keeps the gauges current.
+    /// entries and refreshes the failure-rate gauge (the journal-size gauge is recorded on every change).
     ///
     /// On the way out it replays what is still journaled straight to the backend (an open circuit does not stop
     /// it), for at most ``ResilientCacheConfiguration/shutdownReplayTimeout``, and logs and counts whatever could
