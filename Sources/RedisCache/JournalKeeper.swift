@@ -123,9 +123,15 @@ final class JournalKeeper: Sendable {
     ) {
         let now = clock.now
         let overflowed = journal.withLock { journal in
+            let wasOverflowed = journal.isOverflowed
             let overflowed = entry(&journal, now)
             if let durable {
-                if journal.isOverflowed { durable.appendFlushNamespace() } else { append(durable) }
+                // While overflowed nothing else is recorded: one `F` line says it all.
+                if !journal.isOverflowed {
+                    append(durable)
+                } else if !wasOverflowed {
+                    durable.appendFlushNamespace()
+                }
             }
             publishSize(journal)
             return overflowed

@@ -46,6 +46,9 @@ public final class ResilientCache: Sendable {
     let time: TimeSource
     let logger: Logger
     let flights = SingleFlight<FetchResult<[UInt8]?>>()
+    /// The computations of `fetchOptional`, apart from `fetch`'s: no key can make one join the other.
+    let optionalFlights = SingleFlight<FetchResult<[UInt8]?>>()
+    let epochs = WriteEpochs()
     /// Set by the first ``run()``.
     let runStarted = Atomic<Bool>(false)
     let counters = CacheCounters()
@@ -305,9 +308,11 @@ public final class ResilientCache: Sendable {
         let started = writeStart()
         defer { instruments.record(.set, since: started, time: time) }
         journal.noteTTL(expiry)
+        epochs.advance(name)
         switch await call(.set, { () async throws(CacheError) in try await backend.set(name, value, ttl: expiry) }) {
         case .success:
             if let started { journal.clear(key: name, recordedBefore: started) }
+            await forgetNotFound([name])
             return true
         case .degraded(let error):
             degraded(.set, error)
@@ -335,6 +340,7 @@ public final class ResilientCache: Sendable {
         let names = keys.map(qualified)
         let started = writeStart()
         defer { instruments.record(.delete, since: started, time: time) }
+        for name in names { epochs.advance(name) }
         switch await call(.delete, { () async throws(CacheError) -> Int in try await backend.delete(names) }) {
         case .success(let removed):
             if let started { for name in names { journal.clear(key: name, recordedBefore: started) } }
@@ -361,6 +367,7 @@ public final class ResilientCache: Sendable {
         let qualifiedPattern = escapedNamespace + pattern
         let started = timingStart()
         defer { instruments.record(.invalidate, since: started, time: time) }
+        epochs.advancePatterns()
         switch await call(
             .invalidate,
             { () async throws(CacheError) -> Int in
@@ -453,8 +460,10 @@ public final class ResilientCache: Sendable {
         compute: @escaping @Sendable () async throws -> [UInt8]
     ) async throws -> FetchResult<[UInt8]> {
         let result = try await fetch(key, ttl: ttl, remembersNotFound: false) { try await compute() }
-        // compute never returns nil here, and a remembered "not found" is not read without remembersNotFound.
-        guard let value = result.value else { preconditionFailure("fetch of '\(key)' produced no value") }
+        // compute never returns nil here, and a remembered "not found" is read only with remembersNotFound.
+        guard let value = result.value else {
+            throw CacheError(.invalidArgument, "fetch of '\(key)' produced no value")
+        }
         return FetchResult(value: value, source: result.source)
     }
 
@@ -517,6 +526,11 @@ public final class ResilientCache: Sendable {
     ) async throws -> FetchResult<[UInt8]?> {
         let expiry = try storedTTL(ttl)
         let name = qualified(key)
+        // Taken before the lookup: a value computed after this reflects the data as of now, so a write or
+        // invalidation that goes out from here on makes it too old to store, and a journal entry recorded from
+        // here on is newer than it.
+        let started = writeStart()
+        let mark = epochs.mark(name)
         let notFoundName = remembersNotFound && configuration.negativeTTL != nil ? name + Self.notFoundSuffix : nil
         let storeAfterwards: Bool
         if let notFoundName {
@@ -534,8 +548,7 @@ public final class ResilientCache: Sendable {
             }
         }
         // A plain fetch must never receive the nil of an optional one: they compute in separate flights.
-        let flight = remembersNotFound ? name + Self.notFoundSuffix : name
-        let (result, _) = try await flights.run(flight) { [self] in
+        let (result, _) = try await (remembersNotFound ? optionalFlights : flights).run(name) { [self] in
             let value = try await compute()
             counters.recordOriginCall()
             guard storeAfterwards else { return FetchResult(value: value, source: .computedWhileDegraded) }
@@ -543,20 +556,38 @@ public final class ResilientCache: Sendable {
                 guard value.count <= configuration.maximumValueSize else {
                     return FetchResult(value: value, source: .computedNotStored)
                 }
-                return FetchResult(value: value, source: await store(computed: value, name: name, expiry: expiry))
+                let source = await store(computed: value, name: name, expiry: expiry, started: started, mark: mark)
+                return FetchResult(value: value, source: source)
             }
             guard let notFoundName, let negativeTTL = configuration.negativeTTL else {
                 return FetchResult(value: nil, source: .computedNotStored)
             }
-            let source = await store(computed: Self.notFoundMarker, name: notFoundName, expiry: jittered(negativeTTL))
+            let source = await store(
+                computed: Self.notFoundMarker,
+                name: notFoundName,
+                expiry: jittered(negativeTTL),
+                started: started,
+                mark: mark,
+                epochKey: name
+            )
             return FetchResult(value: nil, source: source)
         }
         return result
     }
 
-    private func store(computed value: [UInt8], name: String, expiry: Duration?) async -> FetchSource {
-        let started = writeStart()
-        defer { instruments.record(.fetchStore, since: started, time: time) }
+    /// Stores what a fetch computed, unless a write or invalidation of the key went out since the fetch began
+    /// (`mark`): the computed value may predate it.
+    private func store(
+        computed value: [UInt8],
+        name: String,
+        expiry: Duration?,
+        started: ContinuousClock.Instant?,
+        mark: WriteEpochs.Mark,
+        epochKey: String? = nil
+    ) async -> FetchSource {
+        guard epochs.unchanged(epochKey ?? name, since: mark) else { return .computedNotStored }
+        let storeStarted = timingStart()
+        defer { instruments.record(.fetchStore, since: storeStarted, time: time) }
         journal.noteTTL(expiry)
         switch await call(
             .fetchStore, { () async throws(CacheError) in try await backend.set(name, value, ttl: expiry) })

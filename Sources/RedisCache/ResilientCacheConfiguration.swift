@@ -85,8 +85,9 @@ public struct ResilientCacheConfiguration: Sendable {
     }
     /// The longest pause between two probes while the circuit is open. Default 250 ms: a dead Redis costs a
     /// handful of `PING`s a second per instance, and another instance's stale window stays well under a second.
+    /// A value below ``probeInterval`` means no backoff: every probe waits ``probeInterval``.
     public var maximumProbeInterval: Duration {
-        didSet { precondition(maximumProbeInterval >= probeInterval, "maximumProbeInterval must be >= probeInterval") }
+        didSet { precondition(maximumProbeInterval > .zero, "maximumProbeInterval must be positive") }
     }
     /// How long one probe (a `PING`) may take before it counts as failed, independently of the backend's command
     /// timeout: a probe sent into a connection that drops it must not hold recovery up. Default 250 ms.

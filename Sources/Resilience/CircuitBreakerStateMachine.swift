@@ -477,15 +477,15 @@ struct CircuitBreakerStateMachine: Sendable {
         )
     }
 
-    /// Back to CLOSED with the window, consecutive counts and open backoff cleared.
-    ///
-    /// Cumulative counters and the recent-failures ring are kept: they feed monotonic metrics.
     /// Ends an OPEN period early: the owner verified the dependency answers. Forced or other states stay.
     mutating func endOpenPeriod(now: Duration) {
         guard mode == .open else { return }
         transition(to: .halfOpen, reason: .recoveryVerified, now: now)
     }
 
+    /// Back to CLOSED with the window, consecutive counts and open backoff cleared.
+    ///
+    /// Cumulative counters and the recent-failures ring are kept: they feed monotonic metrics.
     mutating func reset(now: Duration) {
         transition(to: .closed, reason: .reset, now: now)
     }

@@ -43,10 +43,12 @@ package final class WakeSignal: Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let resumeNow = state.withLock { state -> Bool in
-                    if state.pending || Task.isCancelled {
+                    if state.pending {
                         state.pending = false
                         return true
                     }
+                    // Cancelled (the deadline came first): a pending signal stays for the next wait.
+                    if Task.isCancelled { return true }
                     state.waiter = continuation
                     return false
                 }

@@ -65,12 +65,14 @@ final class RedisRequest: Sendable {
 
     /// Completes the request; returns false when something else completed it first.
     @discardableResult
-    func complete(_ result: Result<RedisReply, RedisClientError>) -> Bool {
+    func complete(_ result: Result<RedisReply, RedisClientError>, abandoning: Bool = false) -> Bool {
         let continuation: Continuation?? = state.withLock { state in
             switch state.progress {
             case .waiting(let continuation):
                 // Without a continuation yet, keep the result for install().
                 state.progress = .completed(continuation == nil ? result : nil)
+                // In the same critical section: the deadline thread never sees it completed but not abandoned.
+                state.abandoned = abandoning
                 return .some(continuation)
             case .completed:
                 return .none
@@ -95,22 +97,20 @@ final class RedisRequest: Sendable {
     ///
     /// - Returns: false when something else completed the request first.
     @discardableResult
-    func fail(_ error: RedisClientError) -> Bool {
+    func fail(_ error: RedisClientError, abandoning: Bool = false) -> Bool {
         if error.code != .timeout, monotonicNanoseconds() >= deadline {
             var timeout = timeoutError()
             timeout.underlying = error
-            return complete(.failure(timeout))
+            return complete(.failure(timeout), abandoning: abandoning)
         }
-        return complete(.failure(error))
+        return complete(.failure(error), abandoning: abandoning)
     }
 
     /// Completes the request because the calling task was cancelled. A command already written still holds its
     /// connection until its reply comes; the deadline thread cuts the connection at the deadline if it does not
     /// (a server that never answers must not keep the connection, and the calls queued behind it, forever).
     func cancel() {
-        if fail(RedisClientError(.cancelled, "the calling task was cancelled")) {
-            state.withLock { $0.abandoned = true }
-        }
+        fail(RedisClientError(.cancelled, "the calling task was cancelled"), abandoning: true)
     }
 
     /// Whether the caller stopped waiting before a reply (see ``cancel()``).

@@ -134,7 +134,7 @@ final class Recovery: Sendable {
                         replayBackoff = configuration.probeInterval
                     } else {
                         nextReplay = time.now.advanced(by: replayBackoff)
-                        replayBackoff = min(replayBackoff * 2, configuration.maximumProbeInterval)
+                        replayBackoff = min(replayBackoff * 2, longestProbeInterval)
                     }
                 }
             case .open where isForced:
@@ -151,7 +151,7 @@ final class Recovery: Sendable {
                     nextProbe = nil
                     continue
                 }
-                probeInterval = min(probeInterval * 2, configuration.maximumProbeInterval)
+                probeInterval = min(probeInterval * 2, longestProbeInterval)
                 nextProbe = time.now.advanced(by: probeInterval)
             case .halfOpen:
                 if journal.mayHoldEntries { _ = await replay(guarded: false) }
@@ -177,6 +177,11 @@ final class Recovery: Sendable {
     }
 
     private var isStopped: Bool { stopped.load(ordering: .relaxed) }
+
+    /// The backoff's cap; never below the first interval.
+    private var longestProbeInterval: Duration {
+        max(configuration.maximumProbeInterval, configuration.probeInterval)
+    }
 
     /// The last replay, on the way out: straight to the backend (an OPEN breaker does not stop it), bounded by
     /// ``ResilientCacheConfiguration/shutdownReplayTimeout``. What could not be replayed is logged (how many, and
