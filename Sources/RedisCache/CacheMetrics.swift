@@ -134,6 +134,7 @@ final class CacheInstruments: Sendable {
     private let opened: Counter
     private let reopened: Counter
     private let unreplayed: Counter
+    private let overflows: Counter
 
     /// Whether the metrics go anywhere. With swift-metrics' no-op factory (the default when nothing was
     /// bootstrapped) the cache skips the two clock reads per call that timing costs, and the failure rate it would
@@ -164,6 +165,7 @@ final class CacheInstruments: Sendable {
         opened = Counter(label: "cache_circuit_opened_total", dimensions: [cache], factory: factory)
         reopened = Counter(label: "cache_circuit_reopened_total", dimensions: [cache], factory: factory)
         unreplayed = Counter(label: "cache_journal_unreplayed_total", dimensions: [cache], factory: factory)
+        overflows = Counter(label: "cache_journal_overflows_total", dimensions: [cache], factory: factory)
     }
 
     func degraded(_ operation: CacheOperation) {
@@ -197,6 +199,12 @@ final class CacheInstruments: Sendable {
         case .halfOpen: reopened.increment()
         case .open: break
         }
+    }
+
+    /// `cache_journal_overflows_total`: the journal was full (or too many patterns sat on one read's path) and its
+    /// overflow policy applied.
+    func countOverflow() {
+        overflows.increment()
     }
 
     /// `cache_journal_unreplayed_total`: entries still journaled when the cache stopped.

@@ -238,8 +238,9 @@ final class JournalKeeper: Sendable {
     }
 
     private func logOverflow() {
+        instruments.countOverflow()
         logger.warning(
-            "invalidation journal overflowed",
+            "invalidation journal overflowed: it is full, or too many patterns sit on one read's path",
             metadata: [
                 "policy": "\(journal.withLock { $0.policy })", "capacity": "\(journal.withLock { $0.capacity })",
             ]

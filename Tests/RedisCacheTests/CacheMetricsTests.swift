@@ -1,3 +1,4 @@
+import CacheTestKit
 import HiredisClient
 import Logging
 import MetricsTestKit
@@ -64,7 +65,7 @@ struct CacheMetricsTests {
                 counterLabels == [
                     "cache_hits_total", "cache_misses_total", "cache_degraded_total",
                     "cache_circuit_state_changes_total", "cache_circuit_opened_total", "cache_circuit_reopened_total",
-                    "cache_journal_unreplayed_total",
+                    "cache_journal_unreplayed_total", "cache_journal_overflows_total",
                 ])
             #expect(
                 Set(metrics.recorders.map(\.label)) == [
@@ -172,5 +173,22 @@ struct CacheMetricsTests {
             #expect(try metrics.expectGauge("cache_failure_rate", [("cache", "sessions")]).lastValue ?? 0 > 0)
             #expect(metrics.counters.filter { $0.label == "cache_hits_total" }.count == 2)
         }
+    }
+
+    @Test func aJournalOverflowIsCountedOncePerOverflow() async throws {
+        let metrics = TestMetrics()
+        var configuration = ResilientCacheConfiguration(
+            namespace: "full:",
+            breaker: CircuitBreakerConfiguration(failureThreshold: 1_000, failureRateThreshold: nil)
+        )
+        configuration.journalCapacity = 3
+        let backend = FailingCacheBackend(faults: .init(failureRate: 1))
+        let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        let cache = ResilientCache(
+            backend: backend, configuration: configuration, logger: quiet, metricsFactory: metrics)
+        for index in 0..<10 { #expect(try await cache.delete("k\(index)") == 0) }
+        #expect(cache.metrics.journalOverflowed)
+        // Full at the fourth key: the namespace is fenced, and nothing more is recorded until it is flushed.
+        #expect(try metrics.expectCounter("cache_journal_overflows_total", [("cache", "full")]).totalValue == 1)
     }
 }
