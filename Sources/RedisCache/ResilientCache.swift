@@ -233,12 +233,10 @@ public final class ResilientCache: Sendable {
         }
         switch await call(.get, { () async throws(CacheError) -> [UInt8]? in try await backend.get(name) }) {
         case .success(let value?):
-            counters.recordHit()
-            instruments.hits.increment()
+            countHit()
             return .hit(value)
         case .success(nil):
-            counters.recordMiss()
-            instruments.misses.increment()
+            countMiss()
             return .miss
         case .degraded(let error):
             degraded(.get, error)
@@ -266,12 +264,10 @@ public final class ResilientCache: Sendable {
                     counters.recordFencedRead()
                     result.append(nil)
                 } else if let value {
-                    counters.recordHit()
-                    instruments.hits.increment()
+                    countHit()
                     result.append(value)
                 } else {
-                    counters.recordMiss()
-                    instruments.misses.increment()
+                    countMiss()
                     result.append(nil)
                 }
             }
@@ -625,17 +621,14 @@ public final class ResilientCache: Sendable {
         {
         case .success(let values):
             if let value = values.first ?? nil {
-                counters.recordHit()
-                instruments.hits.increment()
+                countHit()
                 return .hit(value)
             }
             if values.count > 1, values[1] != nil {
-                counters.recordHit()
-                instruments.hits.increment()
+                countHit()
                 return .notFound
             }
-            counters.recordMiss()
-            instruments.misses.increment()
+            countMiss()
             return .miss
         case .degraded(let error):
             degraded(.get, error)
@@ -695,6 +688,18 @@ public final class ResilientCache: Sendable {
     /// must stay, so no instant is needed (and a clock read is not free).
     private func writeStart() -> ContinuousClock.Instant? {
         instruments.timesOperations || journal.mayHoldEntries ? time.now : nil
+    }
+
+    /// A hit, in the snapshot's counters and the exported `cache_hits_total`.
+    private func countHit() {
+        counters.recordHit()
+        instruments.hits.increment()
+    }
+
+    /// A miss, in the snapshot's counters and the exported `cache_misses_total`.
+    private func countMiss() {
+        counters.recordMiss()
+        instruments.misses.increment()
     }
 
     private func degraded(_ operation: CacheOperation, _ error: CacheError) {

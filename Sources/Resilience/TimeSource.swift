@@ -32,8 +32,7 @@ package struct TimeSource: Sendable {
 
     /// Reads and sleeps on `clock`.
     package init<C: Clock>(_ clock: C) where C.Instant == ContinuousClock.Instant {
-        if let continuous = clock as? ContinuousClock {
-            _ = continuous
+        if clock is ContinuousClock {
             self.injected = nil
             return
         }
