@@ -33,4 +33,11 @@ public struct CacheHealth: Sendable, Codable, Hashable {
     public var lastFailureAgeSeconds: Double?
     /// Seconds in the current state.
     public var secondsInState: Double
+    /// Over a cluster, each shard's own health (the figures above sum them up); `nil` over a single backend.
+    /// Keys whose shard was not known yet show as shard `"unassigned"` while it has something to report.
+    public var shards: [CacheHealth]? = nil
+    /// In a shard's entry: its id (the `shard` label of the metrics).
+    public var shard: String? = nil
+    /// In a shard's entry: its primary's address and its slots, as the cluster reported them.
+    public var shardDescription: String? = nil
 }

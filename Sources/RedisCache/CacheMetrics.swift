@@ -116,25 +116,18 @@ final class CacheCounters: Sendable {
     }
 }
 
-/// The swift-metrics instruments, created once with the injected factory.
+/// The swift-metrics instruments of a cache's operations, created once with the injected factory.
 ///
 /// Every series carries the dimension `cache` (``ResilientCacheConfiguration/name``), so two caches in one process
-/// never share a series. Gauges are recorded when what they show changes — the state on each transition, the
-/// journal size on each change of the journal, the failure rate on each failed call — and once a second by
-/// ``Recovery/run()`` for the failure rate's window sliding by; nobody has to read ``ResilientCache/metrics``.
+/// never share a series. The circuit and journal series belong to each recovery unit (``UnitInstruments``): over a
+/// cluster they carry a `shard` dimension too.
 final class CacheInstruments: Sendable {
     let hits: Counter
     let misses: Counter
     private let degradedCounters: [Counter]
     private let durations: [CoreMetrics.Timer]
-    private let journalSize: Gauge
-    private let state: Gauge
-    private let failureRate: Gauge
-    private let stateChanges: Counter
-    private let opened: Counter
-    private let reopened: Counter
-    private let unreplayed: Counter
-    private let overflows: Counter
+    private let name: String
+    private let factory: any MetricsFactory
 
     /// Whether the metrics go anywhere. With swift-metrics' no-op factory (the default when nothing was
     /// bootstrapped) the cache skips the two clock reads per call that timing costs, and the failure rate it would
@@ -143,6 +136,8 @@ final class CacheInstruments: Sendable {
     var timesOperations: Bool { isEnabled }
 
     init(name: String, factory: any MetricsFactory) {
+        self.name = name
+        self.factory = factory
         isEnabled = !(factory is NOOPMetricsHandler)
         let cache = ("cache", name)
         hits = Counter(label: "cache_hits_total", dimensions: [cache], factory: factory)
@@ -158,14 +153,12 @@ final class CacheInstruments: Sendable {
                 factory: factory
             )
         }
-        journalSize = Gauge(label: "cache_journal_size", dimensions: [cache], factory: factory)
-        state = Gauge(label: "cache_circuit_breaker_state", dimensions: [cache], factory: factory)
-        failureRate = Gauge(label: "cache_failure_rate", dimensions: [cache], factory: factory)
-        stateChanges = Counter(label: "cache_circuit_state_changes_total", dimensions: [cache], factory: factory)
-        opened = Counter(label: "cache_circuit_opened_total", dimensions: [cache], factory: factory)
-        reopened = Counter(label: "cache_circuit_reopened_total", dimensions: [cache], factory: factory)
-        unreplayed = Counter(label: "cache_journal_unreplayed_total", dimensions: [cache], factory: factory)
-        overflows = Counter(label: "cache_journal_overflows_total", dimensions: [cache], factory: factory)
+    }
+
+    /// The circuit and journal series of one recovery unit: without a `shard` dimension for a cache over one
+    /// backend, with one per shard over a cluster.
+    func unit(shard: String?) -> UnitInstruments {
+        UnitInstruments(name: name, shard: shard, factory: factory, isEnabled: isEnabled)
     }
 
     func degraded(_ operation: CacheOperation) {
@@ -175,6 +168,37 @@ final class CacheInstruments: Sendable {
     func record(_ operation: CacheOperation, since start: ContinuousClock.Instant?, time: TimeSource) {
         guard timesOperations, let start else { return }
         durations[operation.rawValue].recordNanoseconds(start.duration(to: time.now).wholeNanoseconds)
+    }
+}
+
+/// The circuit and journal series of one recovery unit (one backend, or one shard of a cluster).
+///
+/// Gauges are recorded when what they show changes — the state on each transition, the journal size on each
+/// change of the journal, the failure rate on each failed call — and once a second by ``Recovery/run()`` for the
+/// failure rate's window sliding by; nobody has to read ``ResilientCache/metrics``.
+final class UnitInstruments: Sendable {
+    private let journalSize: Gauge
+    private let state: Gauge
+    private let failureRate: Gauge
+    private let stateChanges: Counter
+    private let opened: Counter
+    private let reopened: Counter
+    private let unreplayed: Counter
+    private let overflows: Counter
+    private let isEnabled: Bool
+
+    init(name: String, shard: String?, factory: any MetricsFactory, isEnabled: Bool) {
+        self.isEnabled = isEnabled
+        var dimensions = [("cache", name)]
+        if let shard { dimensions.append(("shard", shard)) }
+        journalSize = Gauge(label: "cache_journal_size", dimensions: dimensions, factory: factory)
+        state = Gauge(label: "cache_circuit_breaker_state", dimensions: dimensions, factory: factory)
+        failureRate = Gauge(label: "cache_failure_rate", dimensions: dimensions, factory: factory)
+        stateChanges = Counter(label: "cache_circuit_state_changes_total", dimensions: dimensions, factory: factory)
+        opened = Counter(label: "cache_circuit_opened_total", dimensions: dimensions, factory: factory)
+        reopened = Counter(label: "cache_circuit_reopened_total", dimensions: dimensions, factory: factory)
+        unreplayed = Counter(label: "cache_journal_unreplayed_total", dimensions: dimensions, factory: factory)
+        overflows = Counter(label: "cache_journal_overflows_total", dimensions: dimensions, factory: factory)
     }
 
     /// `cache_circuit_breaker_state` at creation: 0, closed.

@@ -60,4 +60,13 @@ public final class InMemoryCacheBackend: CacheBackend {
     }
 
     public func ping() async throws(CacheError) {}
+
+    /// The keys held now that match a Redis glob `pattern`.
+    public func keys(matching pattern: String) -> [String] {
+        let glob = GlobPattern(pattern)
+        let now = clock.now
+        return storage.withLock { entries in
+            entries.filter { glob.matches($0.key) && ($0.value.expires.map { $0 > now } ?? true) }.map(\.key)
+        }
+    }
 }

@@ -30,13 +30,13 @@ final class JournalKeeper: Sendable {
     /// The copy on disk, when ``ResilientCacheConfiguration/durableJournalDirectory`` is set.
     private let durable: DurableJournal?
     private let durableWrites = WakeSignal()
-    private let instruments: CacheInstruments
+    private let instruments: UnitInstruments
 
     init(
         configuration: ResilientCacheConfiguration,
         clock: TimeSource,
         logger: Logger,
-        instruments: CacheInstruments
+        instruments: UnitInstruments
     ) {
         var journal = InvalidationJournal<Instant>(
             capacity: configuration.journalCapacity,

@@ -32,24 +32,33 @@ extension ResilientCache: Service {
         }
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
-                group.addTask { await self.recovery.breaker.run() }
-                group.addTask { await self.recovery.run() }
-                if self.journal.isDurable { group.addTask { await self.journal.runDurableWriter() } }
-                await group.next()
+                // Every recovery unit's breaker timers and loop; over a cluster, a shard seen later joins here.
+                for await unit in self.units.running() {
+                    group.addTask { await unit.breaker.run() }
+                    group.addTask { await unit.run() }
+                    if unit.journal.isDurable { group.addTask { await unit.journal.runDurableWriter() } }
+                }
+                // The stream ends at shutdown; the units stop with it.
                 group.cancelAll()
             }
         } onGracefulShutdown: {
             self.shutdown()
         }
-        await recovery.finalReplay()
-        journal.closeDurable()
-        recovery.breaker.shutdown()
-        await ownedClient?.close()
+        // Also when the task was cancelled rather than shut down: no unit made from now on runs a loop.
+        units.stopAll()
+        let all = units.all
+        await withTaskGroup(of: Void.self) { group in
+            for unit in all { group.addTask { await unit.finalReplay() } }
+        }
+        for unit in all {
+            unit.journal.closeDurable()
+            unit.breaker.shutdown()
+        }
+        await closeOwnedClient?()
     }
 
     /// Ends ``run()`` (which then replays what it can and closes the cache's own client).
     public func shutdown() {
-        recovery.stop()
-        recovery.breaker.shutdown()
+        units.stopAll()
     }
 }

@@ -15,29 +15,34 @@ import Tracing
 // degraded call, which the caller sees as a miss or a success. No key, pattern or value is ever an attribute.
 
 extension ResilientCache {
-    /// `recovery.call(body)`, inside a span when tracing is on. Inlined, so that with tracing off the call has no
+    /// `unit.call(body)`, inside a span when tracing is on. Inlined, so that with tracing off the call has no
     /// async frame more than before: that frame showed in the fence-only GET benchmark.
     @inline(__always)
-    func call<T>(_ operation: CacheOperation, _ body: () async throws(CacheError) -> T) async -> Guarded<T> {
-        guard let tracer else { return await recovery.call(body) }
-        return await traced(operation, tracer: tracer, body) { _ in nil }
+    func call<T>(
+        _ operation: CacheOperation,
+        _ unit: Recovery,
+        _ body: () async throws(CacheError) -> T
+    ) async -> Guarded<T> {
+        guard let tracer else { return await unit.call(body) }
+        return await traced(operation, unit, tracer: tracer, body) { _ in nil }
     }
 
     /// A read of one key: the span says `hit` or `miss`.
     @inline(__always)
     func call(
         _ operation: CacheOperation,
+        _ unit: Recovery,
         _ body: () async throws(CacheError) -> [UInt8]?
     ) async -> Guarded<[UInt8]?> {
-        guard let tracer else { return await recovery.call(body) }
-        return await traced(operation, tracer: tracer, body) { value in value == nil ? .miss : .hit }
+        guard let tracer else { return await unit.call(body) }
+        return await traced(operation, unit, tracer: tracer, body) { value in value == nil ? .miss : .hit }
     }
 
     /// A read of a key the invalidation journal fences: no backend call, but a span that says `fenced`.
-    func traceFencedRead() {
+    func traceFencedRead(_ unit: Recovery) {
         guard let tracer else { return }
         let span = tracer.startSpan(CacheOperation.get.spanName, context: ServiceContext.current ?? .topLevel)
-        annotate(span, result: .fenced, isLookup: true)
+        annotate(span, unit, result: .fenced, isLookup: true)
         span.end()
     }
 
@@ -50,10 +55,10 @@ extension ResilientCache {
         context[FetchLookup.Key.self] = lookup
         do {
             let value = try await ServiceContext.$current.withValue(context) { try await body() }
-            annotate(span, result: lookup.result)
+            annotate(span, nil, result: lookup.result)
             return value
         } catch {
-            annotate(span, result: lookup.result)
+            annotate(span, nil, result: lookup.result)
             span.recordError(error)
             span.setStatus(SpanStatus(code: .error))
             throw error
@@ -62,33 +67,37 @@ extension ResilientCache {
 
     private func traced<T>(
         _ operation: CacheOperation,
+        _ unit: Recovery,
         tracer: any Tracer,
         _ body: () async throws(CacheError) -> T,
         result: (T) -> CacheSpanResult?
     ) async -> Guarded<T> {
         let span = tracer.startSpan(operation.spanName, context: ServiceContext.current ?? .topLevel)
         defer { span.end() }
-        let outcome = await ServiceContext.$current.withValue(span.context) { await recovery.call(body) }
+        let outcome = await ServiceContext.$current.withValue(span.context) { await unit.call(body) }
         switch outcome {
         case .success(let value):
-            annotate(span, result: result(value), isLookup: operation == .get)
+            annotate(span, unit, result: result(value), isLookup: operation == .get)
         case .degraded(let error):
-            annotate(span, result: .degraded, isLookup: operation == .get)
+            annotate(span, unit, result: .degraded, isLookup: operation == .get)
             if operation.journalsWhenDegraded { span.attributes["cache.journaled"] = true }
             span.recordError(error)
         case .refused(let error):
-            annotate(span, result: nil)
+            annotate(span, unit, result: nil)
             span.recordError(error)
             span.setStatus(SpanStatus(code: .error))
         }
         return outcome
     }
 
-    private func annotate(_ span: any Span, result: CacheSpanResult?, isLookup: Bool = false) {
-        let state = recovery.breaker.state.name
+    /// `unit` is the recovery unit the call went through; `nil` for a whole `fetch`, whose lookup says its own.
+    private func annotate(_ span: any Span, _ unit: Recovery?, result: CacheSpanResult?, isLookup: Bool = false) {
+        let state = (unit ?? units.all[0]).breaker.state.name
+        let shard = unit?.shard
         span.updateAttributes { attributes in
             attributes["cache.namespace"] = configuration.namespace
             attributes["cache.circuit.state"] = state
+            if let shard { attributes["cache.shard"] = shard }
             if let result { attributes["cache.result"] = result.rawValue }
         }
         // The lookup of a `fetch` tells the enclosing `cache.fetch` span how it ended (only the first: a

@@ -38,11 +38,10 @@ import Tracing
 /// ```
 public final class ResilientCache: Sendable {
     public let configuration: ResilientCacheConfiguration
-    /// The breaker, journal and recovery loop of the backend.
-    let recovery: Recovery
-    let backend: any CacheBackend
-    /// The client the cache created, closed when ``run()`` returns; `nil` over a backend the caller supplied.
-    let ownedClient: RedisClient?
+    /// The breakers, journals and recovery loops: one over a single backend, one per shard over a cluster.
+    let units: RecoveryUnits
+    /// Closes the client the cache created when ``run()`` returns; `nil` over a backend the caller supplied.
+    let closeOwnedClient: (@Sendable () async -> Void)?
     let time: TimeSource
     let logger: Logger
     let flights = SingleFlight<FetchResult<[UInt8]?>>()
@@ -56,8 +55,6 @@ public final class ResilientCache: Sendable {
     /// The configured tracer, or `nil` when tracing is off (see ResilientCache+Tracing.swift).
     let tracer: (any Tracer)?
     private let escapedNamespace: String
-
-    var journal: JournalKeeper { recovery.journal }
 
     /// Creates a cache over Redis that owns its client: ``run()`` drives it and closes it on the way out.
     ///
@@ -91,7 +88,7 @@ public final class ResilientCache: Sendable {
             time: .continuous,
             logger: logger,
             metricsFactory: metricsFactory,
-            ownedClient: client
+            closeOwnedClient: { await client.close() }
         )
     }
 
@@ -142,7 +139,7 @@ public final class ResilientCache: Sendable {
             time: .continuous,
             logger: logger,
             metricsFactory: metricsFactory,
-            ownedClient: nil
+            closeOwnedClient: nil
         )
     }
 
@@ -160,26 +157,52 @@ public final class ResilientCache: Sendable {
             time: TimeSource(clock),
             logger: logger,
             metricsFactory: metricsFactory,
-            ownedClient: nil
+            closeOwnedClient: nil
         )
     }
 
-    init(
+    convenience init(
         backend: any CacheBackend,
         configuration: ResilientCacheConfiguration,
         time: TimeSource,
         logger: Logger,
         metricsFactory: any MetricsFactory,
-        ownedClient: RedisClient?
+        closeOwnedClient: (@Sendable () async -> Void)?
     ) {
-        self.backend = backend
+        let instruments = CacheInstruments(name: configuration.name, factory: metricsFactory)
+        let recovery = Recovery(
+            name: "cache:\(configuration.name)",
+            backend: backend,
+            configuration: configuration,
+            time: time,
+            logger: logger,
+            instruments: instruments.unit(shard: nil)
+        )
+        self.init(
+            units: RecoveryUnits(single: recovery),
+            configuration: configuration,
+            time: time,
+            logger: logger,
+            instruments: instruments,
+            closeOwnedClient: closeOwnedClient
+        )
+    }
+
+    init(
+        units: RecoveryUnits,
+        configuration: ResilientCacheConfiguration,
+        time: TimeSource,
+        logger: Logger,
+        instruments: CacheInstruments,
+        closeOwnedClient: (@Sendable () async -> Void)?
+    ) {
+        self.units = units
         self.configuration = configuration
         self.time = time
         self.logger = logger
-        self.ownedClient = ownedClient
+        self.closeOwnedClient = closeOwnedClient
         self.escapedNamespace = GlobPattern.escape(configuration.namespace)
         self.tracer = activeTracer(configuration.tracer)
-        let instruments = CacheInstruments(name: configuration.name, factory: metricsFactory)
         self.instruments = instruments
         if configuration.namespace.isEmpty && configuration.journalOverflowPolicy == .flushNamespace {
             logger.warning(
@@ -189,18 +212,11 @@ public final class ResilientCache: Sendable {
                 """
             )
         }
-        self.recovery = Recovery(
-            name: "cache:\(configuration.name)",
-            backend: backend,
-            configuration: configuration,
-            time: time,
-            logger: logger,
-            instruments: instruments
-        )
     }
 
-    /// The circuit breaker guarding the backend: its state, metrics and events, and manual control.
-    public var circuit: CacheCircuit { CacheCircuit(breaker: recovery.breaker) }
+    /// The circuit breaker guarding the backend (over a cluster, every shard's at once): its state, metrics and
+    /// events, and manual control.
+    public var circuit: CacheCircuit { CacheCircuit(units: units) }
 
     // MARK: - Reads
 
@@ -226,12 +242,13 @@ public final class ResilientCache: Sendable {
         let name = qualified(key)
         let started = timingStart()
         defer { instruments.record(.get, since: started, time: time) }
-        if journal.fences(name) {
+        let unit = units.unit(forKey: name)
+        if units.fences(name, in: unit) {
             counters.recordFencedRead()
-            traceFencedRead()
+            traceFencedRead(unit)
             return .miss
         }
-        switch await call(.get, { () async throws(CacheError) -> [UInt8]? in try await backend.get(name) }) {
+        switch await call(.get, unit, { () async throws(CacheError) -> [UInt8]? in try await unit.backend.get(name) }) {
         case .success(let value?):
             countHit()
             return .hit(value)
@@ -253,13 +270,44 @@ public final class ResilientCache: Sendable {
         let names = keys.map(qualified)
         let started = timingStart()
         defer { instruments.record(.getMany, since: started, time: time) }
-        let fenced = names.map { journal.fences($0) }
-        switch await call(.getMany, { () async throws(CacheError) -> [[UInt8]?] in try await backend.get(many: names) })
-        {
+        let groups = units.group(names)
+        if groups.count == 1 { return try read(names, from: groups[0].unit, await readGroup(names, groups[0].unit)) }
+        // Keys on several shards: one MGET per shard, all at once; a shard that is down degrades its keys only.
+        let parts = await perUnit(groups) { unit, positions in
+            let part = positions.map { names[$0] }
+            return await self.readGroup(part, unit)
+        }
+        var result = [[UInt8]?](repeating: nil, count: names.count)
+        for (group, outcome) in zip(groups, parts) {
+            let part = group.positions.map { names[$0] }
+            for (position, value) in zip(group.positions, try read(part, from: group.unit, outcome)) {
+                result[position] = value
+            }
+        }
+        return result
+    }
+
+    /// One `MGET` through `unit`, with the fence of each key taken before it.
+    private func readGroup(_ names: [String], _ unit: Recovery) async -> (fenced: [Bool], outcome: Guarded<[[UInt8]?]>)
+    {
+        let fenced = names.map { units.fences($0, in: unit) }
+        let outcome = await call(.getMany, unit) { () async throws(CacheError) -> [[UInt8]?] in
+            try await unit.backend.get(many: names)
+        }
+        return (fenced, outcome)
+    }
+
+    /// The values a `get(many:)` returns for the keys read through one unit.
+    private func read(
+        _ names: [String],
+        from unit: Recovery,
+        _ group: (fenced: [Bool], outcome: Guarded<[[UInt8]?]>)
+    ) throws(CacheError) -> [[UInt8]?] {
+        switch group.outcome {
         case .success(let values):
             var result: [[UInt8]?] = []
             result.reserveCapacity(values.count)
-            for (value, isFenced) in zip(values, fenced) {
+            for (value, isFenced) in zip(values, group.fenced) {
                 if isFenced {
                     counters.recordFencedRead()
                     result.append(nil)
@@ -274,10 +322,26 @@ public final class ResilientCache: Sendable {
             return result
         case .degraded(let error):
             degraded(.getMany, error)
-            if configuration.degradeOnFailure { return Array(repeating: nil, count: keys.count) }
+            if configuration.degradeOnFailure { return Array(repeating: nil, count: names.count) }
             throw error
         case .refused(let error):
             throw error
+        }
+    }
+
+    /// Runs `body` for each unit's group at once; inline when there is one.
+    func perUnit<T: Sendable>(
+        _ groups: [(unit: Recovery, positions: [Int])],
+        _ body: @escaping @Sendable (Recovery, [Int]) async -> T
+    ) async -> [T] {
+        if groups.count == 1 { return [await body(groups[0].unit, groups[0].positions)] }
+        return await withTaskGroup(of: (Int, T).self) { taskGroup in
+            for (index, group) in groups.enumerated() {
+                taskGroup.addTask { (index, await body(group.unit, group.positions)) }
+            }
+            var results = [T?](repeating: nil, count: groups.count)
+            for await (index, value) in taskGroup { results[index] = value }
+            return results.map { $0! }
         }
     }
 
@@ -301,18 +365,21 @@ public final class ResilientCache: Sendable {
         }
         let expiry = try storedTTL(ttl)
         let name = qualified(key)
-        let started = writeStart()
+        let unit = units.unit(forKey: name)
+        let started = writeStart(unit)
         defer { instruments.record(.set, since: started, time: time) }
-        journal.noteTTL(expiry)
+        unit.journal.noteTTL(expiry)
         epochs.advance(name)
-        switch await call(.set, { () async throws(CacheError) in try await backend.set(name, value, ttl: expiry) }) {
+        switch await call(
+            .set, unit, { () async throws(CacheError) in try await unit.backend.set(name, value, ttl: expiry) })
+        {
         case .success:
-            if let started { journal.clear(key: name, recordedBefore: started) }
+            if let started { units.clear(key: name, recordedBefore: started, in: unit) }
             await forgetNotFound([name])
             return true
         case .degraded(let error):
             degraded(.set, error)
-            journal.record(key: name)
+            unit.journal.record(key: name)
             if configuration.degradeOnFailure { return true }
             throw error
         case .refused(let error):
@@ -334,22 +401,46 @@ public final class ResilientCache: Sendable {
     public func delete(_ keys: [String]) async throws(CacheError) -> Int {
         if keys.isEmpty { return 0 }
         let names = keys.map(qualified)
-        let started = writeStart()
+        let groups = units.group(names)
+        let started = writeStart(groups.map(\.unit))
         defer { instruments.record(.delete, since: started, time: time) }
         for name in names { epochs.advance(name) }
-        switch await call(.delete, { () async throws(CacheError) -> Int in try await backend.delete(names) }) {
-        case .success(let removed):
-            if let started { for name in names { journal.clear(key: name, recordedBefore: started) } }
+        let outcomes = await perUnit(groups) { unit, positions in
+            await self.delete(positions.map { names[$0] }, through: unit, started: started)
+        }
+        var removed = 0
+        var unavailable: CacheError?
+        for outcome in outcomes {
+            switch outcome {
+            case .success(let count): removed += count
+            case .degraded(let error): unavailable = unavailable ?? error
+            case .refused(let error): throw error
+            }
+        }
+        if let unavailable, !configuration.degradeOnFailure { throw unavailable }
+        return removed
+    }
+
+    /// Deletes keys of one unit; journals them there when the backend is unavailable.
+    private func delete(_ names: [String], through unit: Recovery, started: ContinuousClock.Instant?) async -> Guarded<
+        Int
+    > {
+        let outcome = await call(.delete, unit) { () async throws(CacheError) -> Int in
+            try await unit.backend.delete(names)
+        }
+        switch outcome {
+        case .success:
+            if let started { for name in names { units.clear(key: name, recordedBefore: started, in: unit) } }
             await forgetNotFound(names)
-            return removed
         case .degraded(let error):
             degraded(.delete, error)
-            for name in names + notFoundNames(names) { journal.record(key: name) }
-            if configuration.degradeOnFailure { return 0 }
-            throw error
-        case .refused(let error):
-            throw error
+            for name in names { unit.journal.record(key: name) }
+            // The "not found" entries may live on other shards: each is journaled with its own.
+            for name in notFoundNames(names) { units.unit(forKey: name).journal.record(key: name) }
+        case .refused:
+            break
         }
+        return outcome
     }
 
     /// Removes every key of the namespace matching a Redis glob `pattern` (`*`, `?`, `[…]`), with `SCAN` +
@@ -364,24 +455,34 @@ public final class ResilientCache: Sendable {
         let started = timingStart()
         defer { instruments.record(.invalidate, since: started, time: time) }
         epochs.advancePatterns()
-        switch await call(
-            .invalidate,
-            { () async throws(CacheError) -> Int in
-                try await backend.invalidate(pattern: qualifiedPattern)
-            })
-        {
-        case .success(let removed):
-            await forgetNotFound(matching: qualifiedPattern)
-            return removed
-        case .degraded(let error):
-            degraded(.invalidate, error)
-            journal.record(pattern: qualifiedPattern)
-            if let notFound = notFoundPattern(qualifiedPattern) { journal.record(pattern: notFound) }
-            if configuration.degradeOnFailure { return 0 }
-            throw error
-        case .refused(let error):
-            throw error
+        // Over a cluster every shard walks its own keys, and a shard that is down journals the pattern for itself.
+        let targets = units.units(forPattern: qualifiedPattern).map { (unit: $0, positions: [Int]()) }
+        let notFound = notFoundPattern(qualifiedPattern)
+        let outcomes = await perUnit(targets) { unit, _ in
+            let outcome = await self.call(.invalidate, unit) { () async throws(CacheError) -> Int in
+                try await unit.backend.invalidate(pattern: qualifiedPattern)
+            }
+            if case .degraded(let error) = outcome {
+                self.degraded(.invalidate, error)
+                unit.journal.record(pattern: qualifiedPattern)
+                if let notFound { unit.journal.record(pattern: notFound) }
+            }
+            return outcome
         }
+        var removed = 0
+        var unavailable: CacheError?
+        for outcome in outcomes {
+            switch outcome {
+            case .success(let count): removed += count
+            case .degraded(let error): unavailable = unavailable ?? error
+            case .refused(let error): throw error
+            }
+        }
+        if outcomes.contains(where: { if case .success = $0 { true } else { false } }) {
+            await forgetNotFound(matching: qualifiedPattern)
+        }
+        if let unavailable, !configuration.degradeOnFailure { throw unavailable }
+        return removed
     }
 
     /// Removes the "not found" entries of deleted keys (negative caching on), so that an item created since is
@@ -389,10 +490,13 @@ public final class ResilientCache: Sendable {
     private func forgetNotFound(_ names: [String]) async {
         let notFound = notFoundNames(names)
         if notFound.isEmpty { return }
-        if case .degraded = await recovery.call({ () async throws(CacheError) -> Int in
-            try await backend.delete(notFound)
-        }) {
-            for name in notFound { journal.record(key: name) }
+        for (unit, positions) in units.group(notFound) {
+            let part = positions.map { notFound[$0] }
+            if case .degraded = await unit.call({ () async throws(CacheError) -> Int in
+                try await unit.backend.delete(part)
+            }) {
+                for name in part { unit.journal.record(key: name) }
+            }
         }
     }
 
@@ -406,10 +510,12 @@ public final class ResilientCache: Sendable {
 
     private func forgetNotFound(matching pattern: String) async {
         guard let notFound = notFoundPattern(pattern) else { return }
-        if case .degraded = await recovery.call({ () async throws(CacheError) -> Int in
-            try await backend.invalidate(pattern: notFound)
-        }) {
-            journal.record(pattern: notFound)
+        for unit in units.units(forPattern: notFound) {
+            if case .degraded = await unit.call({ () async throws(CacheError) -> Int in
+                try await unit.backend.invalidate(pattern: notFound)
+            }) {
+                unit.journal.record(pattern: notFound)
+            }
         }
     }
 
@@ -525,7 +631,7 @@ public final class ResilientCache: Sendable {
         // Taken before the lookup: a value computed after this reflects the data as of now, so a write or
         // invalidation that goes out from here on makes it too old to store, and a journal entry recorded from
         // here on is newer than it.
-        let started = writeStart()
+        let started = writeStart(units.unit(forKey: name))
         let mark = epochs.mark(name)
         let notFoundName = remembersNotFound && configuration.negativeTTL != nil ? name + Self.notFoundSuffix : nil
         let storeAfterwards: Bool
@@ -584,12 +690,13 @@ public final class ResilientCache: Sendable {
         guard epochs.unchanged(epochKey ?? name, since: mark) else { return .computedNotStored }
         let storeStarted = timingStart()
         defer { instruments.record(.fetchStore, since: storeStarted, time: time) }
-        journal.noteTTL(expiry)
+        let unit = units.unit(forKey: name)
+        unit.journal.noteTTL(expiry)
         switch await call(
-            .fetchStore, { () async throws(CacheError) in try await backend.set(name, value, ttl: expiry) })
+            .fetchStore, unit, { () async throws(CacheError) in try await unit.backend.set(name, value, ttl: expiry) })
         {
         case .success:
-            if let started { journal.clear(key: name, recordedBefore: started) }
+            if let started { units.clear(key: name, recordedBefore: started, in: unit) }
             return .computedAndStored
         case .degraded(let error):
             degraded(.fetchStore, error)
@@ -612,12 +719,13 @@ public final class ResilientCache: Sendable {
     private func lookup(_ name: String, orNotFoundAt notFoundName: String) async throws(CacheError) -> NotFoundLookup {
         let started = timingStart()
         defer { instruments.record(.get, since: started, time: time) }
-        if journal.fences(name) {
+        let unit = units.unit(forKey: name)
+        if units.fences(name, in: unit) {
             counters.recordFencedRead()
             return .miss
         }
         let names = [name, notFoundName]
-        switch await recovery.call({ () async throws(CacheError) -> [[UInt8]?] in try await backend.get(many: names) })
+        switch await unit.call({ () async throws(CacheError) -> [[UInt8]?] in try await unit.backend.get(many: names) })
         {
         case .success(let values):
             if let value = values.first ?? nil {
@@ -651,29 +759,65 @@ public final class ResilientCache: Sendable {
 
     // MARK: - Health, metrics, lifecycle
 
-    /// A snapshot for a health endpoint.
+    /// A snapshot for a health endpoint. Over a cluster, ``CacheHealth/shards`` lists each shard and the rest sums
+    /// them up: the state is the worst shard's, the journal size the sum.
     public func health() -> CacheHealth {
-        let metrics = recovery.breaker.metrics
-        let journalStatus = journal.status
-        let state = metrics.state
-        let last = metrics.recentFailures.last
-        let degraded = state != .closed || journalStatus.overflowed
+        let all = units.all
+        let reports = all.map { unit in (unit, unit.breaker.metrics, unit.journal.status) }
+        var health = Self.health(of: reports, now: time.now)
+        if units.isSharded {
+            health.shards = reports.compactMap { unit, metrics, journal in
+                // The unit of keys whose shard is unknown shows only while it has something to say.
+                if unit.shard == RecoveryUnits.unassignedLabel && metrics.state == .closed && journal.isEmpty {
+                    return nil
+                }
+                var shard = Self.health(of: [(unit, metrics, journal)], now: time.now)
+                shard.shard = unit.shard
+                shard.shardDescription = units.describe(unit)
+                return shard
+            }
+        }
+        return health
+    }
+
+    private static func health(
+        of reports: [(unit: Recovery, metrics: CircuitBreakerMetrics, journal: JournalKeeper.Status)],
+        now: ContinuousClock.Instant
+    ) -> CacheHealth {
+        let worst = reports.max { $0.metrics.state.gaugeValue < $1.metrics.state.gaugeValue }!
+        let state = worst.metrics.state
+        let size = reports.map(\.journal.size).reduce(0, +)
+        let overflowed = reports.contains { $0.journal.overflowed }
+        let last = reports.compactMap { $0.metrics.recentFailures.last }.max { $0.instant < $1.instant }
+        let degraded = state != .closed || overflowed
         return CacheHealth(
-            status: degraded || journalStatus.size > 0 ? "degraded" : "ok",
+            status: degraded || size > 0 ? "degraded" : "ok",
             state: state.name,
             degraded: degraded,
-            failureRate: metrics.failureRate,
-            journalSize: journalStatus.size,
-            journalOverflowed: journalStatus.overflowed,
+            failureRate: reports.map(\.metrics.failureRate).max() ?? 0,
+            journalSize: size,
+            journalOverflowed: overflowed,
             lastFailure: last.map { "\($0.kind): \($0.message)" },
-            lastFailureAgeSeconds: last.map { $0.instant.duration(to: time.now).seconds },
-            secondsInState: metrics.timeInCurrentState.seconds
+            lastFailureAgeSeconds: last.map { $0.instant.duration(to: now).seconds },
+            secondsInState: worst.metrics.timeInCurrentState.seconds
         )
     }
 
-    /// Hits, misses, degraded operations, journal figures and the breaker's own snapshot.
+    /// Hits, misses, degraded operations, journal figures (summed over the shards of a cluster) and the breaker's
+    /// own snapshot (over a cluster, the snapshot of the shard in the worst state).
     public var metrics: CacheMetricsSnapshot {
-        counters.snapshot(journal: journal.status, breaker: recovery.breaker.metrics)
+        let all = units.all
+        let statuses = all.map(\.journal.status)
+        let journal = JournalKeeper.Status(
+            size: statuses.map(\.size).reduce(0, +),
+            overflowed: statuses.contains { $0.overflowed },
+            overflows: statuses.map(\.overflows).reduce(0, +),
+            dropped: statuses.map(\.dropped).reduce(0, +),
+            replays: statuses.map(\.replays).reduce(0, +)
+        )
+        let breakers = all.map(\.breaker.metrics)
+        let worst = breakers.max { $0.state.gaugeValue < $1.state.gaugeValue }!
+        return counters.snapshot(journal: journal, breaker: worst)
     }
 
     // MARK: - Helpers
@@ -686,8 +830,12 @@ public final class ResilientCache: Sendable {
     /// When a write started, if anything needs it: the duration metric, or a journal entry this write may
     /// supersede. With the journal empty at the start, an entry recorded meanwhile is newer than the write and
     /// must stay, so no instant is needed (and a clock read is not free).
-    private func writeStart() -> ContinuousClock.Instant? {
-        instruments.timesOperations || journal.mayHoldEntries ? time.now : nil
+    private func writeStart(_ unit: Recovery) -> ContinuousClock.Instant? {
+        instruments.timesOperations || units.mayHoldEntries(unit) ? time.now : nil
+    }
+
+    private func writeStart(_ units: [Recovery]) -> ContinuousClock.Instant? {
+        instruments.timesOperations || units.contains(where: self.units.mayHoldEntries) ? time.now : nil
     }
 
     /// A hit, in the snapshot's counters and the exported `cache_hits_total`.

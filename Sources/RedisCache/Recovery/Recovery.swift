@@ -11,6 +11,8 @@ enum Guarded<T> {
     case refused(CacheError)
 }
 
+extension Guarded: Sendable where T: Sendable {}
+
 /// The recovery unit of one backend: its circuit breaker, its invalidation journal, and the one loop that probes
 /// the backend and replays the journal.
 ///
@@ -34,6 +36,8 @@ final class Recovery: Sendable {
     let breaker: CircuitBreaker
     let journal: JournalKeeper
     let backend: any CacheBackend
+    /// The shard this unit guards, for logs, metrics and health: `nil` over a single backend.
+    let shard: String?
     private let configuration: ResilientCacheConfiguration
     private let healthCheck: (@Sendable () async throws -> Void)?
     private let flushPattern: String
@@ -41,24 +45,28 @@ final class Recovery: Sendable {
     private let stopped = Atomic<Bool>(false)
     private let time: TimeSource
     private let logger: Logger
-    private let instruments: CacheInstruments
+    private let instruments: UnitInstruments
 
     init(
         name: String,
+        shard: String? = nil,
         backend: any CacheBackend,
         configuration: ResilientCacheConfiguration,
         time: TimeSource,
         logger: Logger,
-        instruments: CacheInstruments
+        instruments: UnitInstruments
     ) {
         self.backend = backend
+        self.shard = shard
         self.configuration = configuration
         self.time = time
+        var logger = logger
+        if let shard { logger[metadataKey: "cache_shard"] = "\(shard)" }
         self.logger = logger
         self.instruments = instruments
         self.flushPattern = GlobPattern.escape(configuration.namespace) + "*"
         self.journal = JournalKeeper(
-            configuration: configuration, clock: time, logger: logger, instruments: instruments)
+            configuration: configuration, clock: time, logger: self.logger, instruments: instruments)
         var breakerConfiguration = configuration.breaker
         // The loop probes; a breaker probing on its own as well would be a second owner.
         self.healthCheck = breakerConfiguration.activeProbe
@@ -68,7 +76,7 @@ final class Recovery: Sendable {
             name: name,
             configuration: breakerConfiguration,
             time: time,
-            logger: logger,
+            logger: self.logger,
             randomNumberGenerator: SystemRandomNumberGenerator(),
             onTransition: { event in
                 instruments.transition(event)

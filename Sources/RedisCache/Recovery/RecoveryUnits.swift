@@ -1,0 +1,158 @@
+import Resilience
+import Synchronization
+
+/// The recovery units of a cache and which one a key belongs to.
+///
+/// Over one backend there is one ``Recovery``. Over a ``ShardedCacheBackend`` there is one per shard, made when a
+/// key first routes to that shard, and one more, `unassigned`, for keys whose shard is not known yet (before the
+/// layout is discovered): its journal is replayed wherever the keys live once the backend answers.
+///
+/// A key's reads are fenced by its shard's journal and by the unassigned unit's: an entry recorded before the
+/// layout was known must still keep the old value from being read.
+final class RecoveryUnits: Sendable {
+    /// The unit over a single backend.
+    private let single: Recovery?
+    private let sharded: (any ShardedCacheBackend)?
+    /// Over a sharded backend: the unit of keys whose shard is unknown.
+    private let unassigned: Recovery?
+    private let makeUnit: @Sendable (Int) -> Recovery
+    private let state = Mutex(State())
+
+    private struct State {
+        var byShard: [Int: Recovery] = [:]
+        /// Told of every unit made while ``run(_:)`` runs.
+        var running: AsyncStream<Recovery>.Continuation?
+        var stopped = false
+    }
+
+    init(single: Recovery) {
+        self.single = single
+        self.sharded = nil
+        self.unassigned = nil
+        self.makeUnit = { _ in single }
+    }
+
+    init(sharded: any ShardedCacheBackend, unassigned: Recovery, makeUnit: @escaping @Sendable (Int) -> Recovery) {
+        self.single = nil
+        self.sharded = sharded
+        self.unassigned = unassigned
+        self.makeUnit = makeUnit
+    }
+
+    var isSharded: Bool { sharded != nil }
+
+    /// The `shard` label of the unit of keys whose shard is not known yet.
+    static let unassignedLabel = "unassigned"
+
+    /// What the sharded backend says of a unit's shard.
+    func describe(_ unit: Recovery) -> String? {
+        guard let sharded, let label = unit.shard, let id = Int(label) else { return nil }
+        return sharded.describe(shard: id)
+    }
+
+    /// The unit of the key named `name` (namespace included).
+    @inline(__always)
+    func unit(forKey name: String) -> Recovery {
+        if let single { return single }
+        guard let id = sharded!.shard(forKey: name) else { return unassigned! }
+        return unit(forShard: id)
+    }
+
+    /// The unit of a shard, made on first use.
+    func unit(forShard id: Int) -> Recovery {
+        state.withLock { state in
+            if let unit = state.byShard[id] { return unit }
+            let unit = makeUnit(id)
+            state.byShard[id] = unit
+            if state.stopped {
+                unit.stop()
+                unit.breaker.shutdown()
+            } else {
+                state.running?.yield(unit)
+            }
+            return unit
+        }
+    }
+
+    /// Whether a read of `name`, whose unit is `unit`, must be a miss.
+    @inline(__always)
+    func fences(_ name: String, in unit: Recovery) -> Bool {
+        if unit.journal.fences(name) { return true }
+        guard let unassigned, unassigned !== unit else { return false }
+        return unassigned.journal.fences(name)
+    }
+
+    /// Whether a write to `name` in `unit` may supersede a journal entry (and so needs its start instant).
+    @inline(__always)
+    func mayHoldEntries(_ unit: Recovery) -> Bool {
+        unit.journal.mayHoldEntries || (unassigned.map { $0 !== unit && $0.journal.mayHoldEntries } ?? false)
+    }
+
+    /// Forgets journal entries for `name` recorded before `instant`: a write that reached the backend since.
+    func clear(key name: String, recordedBefore instant: ContinuousClock.Instant, in unit: Recovery) {
+        unit.journal.clear(key: name, recordedBefore: instant)
+        if let unassigned, unassigned !== unit { unassigned.journal.clear(key: name, recordedBefore: instant) }
+    }
+
+    /// The units whose shards may hold keys matching `pattern`: every shard's, or just one when the pattern's
+    /// hash tag fixes the shard; the unassigned unit while no shard is known.
+    func units(forPattern pattern: String) -> [Recovery] {
+        if let single { return [single] }
+        let backend = sharded!
+        if let id = backend.shard(forPattern: pattern) { return [unit(forShard: id)] }
+        let shards = backend.shards
+        if shards.isEmpty { return [unassigned!] }
+        return shards.map(unit(forShard:))
+    }
+
+    /// `names`' positions grouped by unit, in the order the units first appear.
+    func group(_ names: [String]) -> [(unit: Recovery, positions: [Int])] {
+        if let single { return [(single, Array(names.indices))] }
+        var groups: [(unit: Recovery, positions: [Int])] = []
+        for (position, name) in names.enumerated() {
+            let unit = unit(forKey: name)
+            if let index = groups.firstIndex(where: { $0.unit === unit }) {
+                groups[index].positions.append(position)
+            } else {
+                groups.append((unit, [position]))
+            }
+        }
+        return groups
+    }
+
+    /// Every unit made so far: the single one, or the unassigned one and then each shard's by id.
+    var all: [Recovery] {
+        if let single { return [single] }
+        let shards = state.withLock { $0.byShard.sorted { $0.key < $1.key }.map(\.value) }
+        return [unassigned!] + shards
+    }
+
+    /// The units to run: those made so far, then each one made later, until ``stopAll()``.
+    func running() -> AsyncStream<Recovery> {
+        let (stream, continuation) = AsyncStream<Recovery>.makeStream()
+        let existing = state.withLock { state -> [Recovery] in
+            if state.stopped {
+                continuation.finish()
+                return []
+            }
+            state.running = continuation
+            return state.byShard.sorted { $0.key < $1.key }.map(\.value)
+        }
+        for unit in ([single, unassigned].compactMap { $0 } + existing) { continuation.yield(unit) }
+        return stream
+    }
+
+    /// Stops every unit's loop and breaker, and any unit made from now on.
+    func stopAll() {
+        let units = state.withLock { state -> [Recovery] in
+            state.stopped = true
+            state.running?.finish()
+            state.running = nil
+            return Array(state.byShard.values)
+        }
+        for unit in [single, unassigned].compactMap({ $0 }) + units {
+            unit.stop()
+            unit.breaker.shutdown()
+        }
+    }
+}
