@@ -1,4 +1,5 @@
 import Foundation
+import MetricsTestKit
 import RedisTestSupport
 import Testing
 
@@ -248,6 +249,35 @@ struct ClusterIntegrationTests {
                 #expect(error?.code == .tooManyRedirects)
                 #expect(error?.serverError?.code == "MOVED")
                 await strict.close()
+
+                // Replica reads: GET goes to the shard's replica (READONLY), with the node as a metrics dimension.
+                let metrics = TestMetrics()
+                var replicaConfiguration = client.configuration
+                replicaConfiguration.readFromReplicas = true
+                let reader = try RedisClusterClient(
+                    configuration: replicaConfiguration,
+                    logger: quietLogger,
+                    metricsFactory: metrics
+                )
+                let replicated: RedisKey = "replicated"
+                try await reader.set(replicated, value: bytes("copy"))
+                _ = try await reader.send(
+                    RedisCommand("WAIT", [bytes("1"), bytes("2000")]), key: replicated, timeout: .seconds(3))
+                // The primary learns its replica's offset by gossip; until then the replica is "loading".
+                var replicas: [RedisClientConfiguration.Endpoint] = []
+                for _ in 0..<50 where replicas.isEmpty {
+                    try await reader.refreshTopology()
+                    replicas = reader.shards.first { $0.id == reader.shardID(forKey: "replicated") }?.replicas ?? []
+                    if replicas.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
+                }
+                let replica = try #require(replicas.first)
+                #expect(try await reader.get(replicated) == bytes("copy"))
+                let stats = try await cluster.server(for: replica).cliAsync("INFO", "commandstats")
+                #expect(stats.contains("cmdstat_get:"))
+                #expect(stats.contains("cmdstat_readonly:"))
+                let connects = try metrics.expectCounter("redis_connects_total", [("node", replica.description)])
+                #expect(connects.totalValue >= 1)
+                await reader.close()
             }
         }
     }
