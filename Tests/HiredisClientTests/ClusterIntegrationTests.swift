@@ -135,10 +135,19 @@ struct ClusterIntegrationTests {
                 }
                 #expect(try await client.get("missing") == nil)
                 // A replica counts once it has replicated something (CLUSTER SHARDS says "loading" before).
-                _ = try await client.send(
-                    RedisCommand("WAIT", [bytes("1"), bytes("2000")]), key: "key:0", timeout: .seconds(3))
-                try await client.refreshTopology()
-                #expect(client.shards.filter { $0.replicas.count == 1 }.count >= 1)
+                for key in ["{a}", "{b}", "{c}", "{d}", "{e}"] {
+                    _ = try await client.send(
+                        RedisCommand("WAIT", [bytes("1"), bytes("2000")]), key: RedisKey(key), timeout: .seconds(3))
+                }
+                // Each primary learns its replica's offset by gossip; until then the replica is "loading".
+                let clock = ContinuousClock()
+                let gossipDeadline = clock.now + .seconds(5)
+                repeat {
+                    try await client.refreshTopology()
+                    if client.shards.allSatisfy({ $0.replicas.count == 1 }) { break }
+                    try await Task.sleep(for: .milliseconds(100))
+                } while clock.now < gossipDeadline
+                #expect(client.shards.allSatisfy { $0.replicas.count == 1 })
                 // Every shard got some of the keys, and each key is on the node its shard id names.
                 var perShard: [Int: Int] = [:]
                 for key in keys {
