@@ -32,6 +32,8 @@ public final class RedisClient: Sendable {
     public let configuration: RedisClientConfiguration
     private let pool: ConnectionPool
     private let watchdog: DeadlineWatchdog
+    /// False when the watchdog is shared with other clients (a cluster's nodes): its owner stops it.
+    private let ownsWatchdog: Bool
     private let state = Mutex<Bool>(false)  // closed
     private let logger: Logger
     private let instruments: ClientInstruments
@@ -49,18 +51,31 @@ public final class RedisClient: Sendable {
     ///     commands in flight, pipeline batch sizes); `MetricsSystem.factory` by default.
     /// - Throws: ``RedisClientError/Code/invalidConfiguration`` when `configuration` holds an invalid value (see
     ///   ``RedisClientConfiguration/validate()``); no thread is started then.
-    public init(
+    public convenience init(
         configuration: RedisClientConfiguration,
         logger: Logger,
         metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) throws(RedisClientError) {
         try configuration.validate()
+        self.init(validated: configuration, logger: logger, metricsFactory: metricsFactory, watchdog: nil)
+    }
+
+    /// A client for one node of a cluster: it enforces its deadlines on `watchdog`, shared by all the nodes and
+    /// stopped by their owner, and labels its metrics with `dimensions` (the node's address).
+    init(
+        validated configuration: RedisClientConfiguration,
+        logger: Logger,
+        metricsFactory: any MetricsFactory,
+        watchdog: DeadlineWatchdog?,
+        dimensions: [(String, String)] = []
+    ) {
         signal(SIGPIPE, SIG_IGN)
         self.configuration = configuration
         self.logger = logger
         self.tracer = CommandTracer(configuration)
-        self.watchdog = DeadlineWatchdog()
-        let instruments = ClientInstruments(factory: metricsFactory)
+        self.watchdog = watchdog ?? DeadlineWatchdog()
+        self.ownsWatchdog = watchdog == nil
+        let instruments = ClientInstruments(factory: metricsFactory, dimensions: dimensions)
         self.instruments = instruments
         self.pool = ConnectionPool(configuration: configuration, logger: logger, instruments: instruments)
     }
@@ -69,7 +84,7 @@ public final class RedisClient: Sendable {
         // A client dropped without close(): let its threads end rather than leak them. Nothing waits for them
         // here: deinit may run on any thread, and the I/O threads may still be leaving a blocking call.
         pool.closeWithoutWaiting()
-        watchdog.stopWithoutWaiting()
+        if ownsWatchdog { watchdog.stopWithoutWaiting() }
     }
 
     /// Fails every queued command with ``RedisClientError/Code/closed``, waits for the I/O threads to exit and
@@ -83,10 +98,10 @@ public final class RedisClient: Sendable {
         // Joining blocks until each thread has left hiredis; do it on a thread of our own, not the pool's.
         await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
             let pool = self.pool
-            let watchdog = self.watchdog
+            let watchdog = self.ownsWatchdog ? self.watchdog : nil
             IOThread.spawnDetached(name: "redis-close") {
                 pool.close()
-                watchdog.stop()
+                watchdog?.stop()
                 continuation.resume()
             }
         }

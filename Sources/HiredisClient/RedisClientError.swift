@@ -27,6 +27,7 @@ public struct RedisClientError: Error, Sendable, Hashable, CustomStringConvertib
             case invalidURL = "INVALID_URL"
             case invalidConfiguration = "INVALID_CONFIGURATION"
             case unexpectedReply = "UNEXPECTED_REPLY"
+            case tooManyRedirects = "TOO_MANY_REDIRECTS"
         }
 
         let base: Base
@@ -57,6 +58,9 @@ public struct RedisClientError: Error, Sendable, Hashable, CustomStringConvertib
         public static let invalidConfiguration = Code(base: .invalidConfiguration)
         /// The reply's type does not fit the command (a client bug or an unexpected server).
         public static let unexpectedReply = Code(base: .unexpectedReply)
+        /// A cluster kept redirecting a command (`MOVED`, `ASK`, `TRYAGAIN`) more often than
+        /// ``RedisClusterConfiguration/maximumRedirects`` allows: its slots are moving, or its nodes disagree.
+        public static let tooManyRedirects = Code(base: .tooManyRedirects)
 
         public var description: String { base.rawValue }
     }

@@ -18,6 +18,7 @@ struct RedisClientErrorTests {
             (.invalidURL, "INVALID_URL"),
             (.invalidConfiguration, "INVALID_CONFIGURATION"),
             (.unexpectedReply, "UNEXPECTED_REPLY"),
+            (.tooManyRedirects, "TOO_MANY_REDIRECTS"),
         ]
         for (code, text) in codes {
             #expect(code.description == text)

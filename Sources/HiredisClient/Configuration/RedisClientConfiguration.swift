@@ -131,6 +131,10 @@ public struct RedisClientConfiguration: Sendable, CustomStringConvertible {
     /// made; with none bootstrapped, tracing is off and costs a pointer check per call.
     public var tracer: (any Tracer)? = InstrumentationSystem.tracer
 
+    /// Sends `READONLY` on every new connection: set by ``RedisClusterClient`` on the clients of replicas it
+    /// reads from, which otherwise redirect every read to their primary.
+    var readOnly = false
+
     /// A configuration with the defaults for everything but the endpoint and the credentials.
     ///
     /// - Throws: ``RedisClientError/Code/invalidConfiguration`` when the endpoint or the credentials are invalid.

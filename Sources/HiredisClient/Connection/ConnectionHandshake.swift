@@ -1,5 +1,5 @@
 /// What a new connection sends before any command: `AUTH` with the configured credentials, then `SELECT` of
-/// the configured database.
+/// the configured database, then `READONLY` on a cluster replica that serves reads.
 enum ConnectionHandshake {
     /// Runs the handshake on `context`, whose socket timeout bounds each step.
     ///
@@ -25,6 +25,7 @@ enum ConnectionHandshake {
             select.append(configuration.database)
             commands.append(select)
         }
+        if configuration.readOnly { commands.append(RedisCommand("READONLY")) }
         for command in commands { context.append(command) }
         for command in commands {
             let result: Result<RedisReply, RedisClientError>

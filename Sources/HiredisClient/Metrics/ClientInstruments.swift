@@ -27,14 +27,20 @@ final class ClientInstruments: Sendable {
     private let commandsInFlight: Meter
     private let batchSize: Recorder
 
-    init(factory: any MetricsFactory) {
+    /// - Parameter dimensions: added to every metric; a cluster's node clients pass `[("node", "host:port")]`.
+    init(factory: any MetricsFactory, dimensions: [(String, String)] = []) {
         isEnabled = !(factory is NOOPMetricsHandler)
-        connectionsOpen = Meter(label: "redis_connections_open", dimensions: [], factory: factory)
-        connects = Counter(label: "redis_connects_total", dimensions: [], factory: factory)
-        reconnects = Counter(label: "redis_reconnects_total", dimensions: [], factory: factory)
-        timeouts = Counter(label: "redis_timeouts_total", dimensions: [], factory: factory)
-        commandsInFlight = Meter(label: "redis_commands_in_flight", dimensions: [], factory: factory)
-        batchSize = Recorder(label: "redis_pipeline_batch_size", dimensions: [], aggregate: true, factory: factory)
+        connectionsOpen = Meter(label: "redis_connections_open", dimensions: dimensions, factory: factory)
+        connects = Counter(label: "redis_connects_total", dimensions: dimensions, factory: factory)
+        reconnects = Counter(label: "redis_reconnects_total", dimensions: dimensions, factory: factory)
+        timeouts = Counter(label: "redis_timeouts_total", dimensions: dimensions, factory: factory)
+        commandsInFlight = Meter(label: "redis_commands_in_flight", dimensions: dimensions, factory: factory)
+        batchSize = Recorder(
+            label: "redis_pipeline_batch_size",
+            dimensions: dimensions,
+            aggregate: true,
+            factory: factory
+        )
     }
 
     /// A connection was established; `again` when it replaces one this connection slot had before.
