@@ -162,8 +162,12 @@ struct RedisClusterTests {
                 #expect(try await run(source, "SET", key, "value of \(key)") == .simpleString("OK"))
             }
 
-            let moved = try await cluster.migrate(slot: slot, toShard: 1)
+            let clock = ContinuousClock()
+            let started = clock.now
+            let moved = try await cluster.migrate(slot: slot, toShard: 1, pauseBetweenKeys: .milliseconds(4))
             #expect(moved == keys.count)
+            // One key per MIGRATE with a pause after each: the slot stayed half moved for the whole time.
+            #expect(clock.now - started >= .milliseconds(4 * keys.count))
             #expect(try await cluster.shard(ofSlot: slot) == 1)
             for key in keys {
                 #expect(try await run(target, "GET", key) == .bulkString("value of \(key)"))
