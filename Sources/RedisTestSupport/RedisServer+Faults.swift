@@ -25,7 +25,8 @@ extension RedisServer {
     /// - Parameters:
     ///   - fault: What to do.
     ///   - proxy: The proxy in front of this server, for the proxy faults.
-    /// - Throws: ``RedisTestSupportError`` with code `noProxy` for a proxy fault without a proxy, or what the
+    /// - Throws: ``RedisTestSupportError`` with code `noProxy` for a proxy fault without a proxy, `notACluster` for
+    ///   a shard fault (`kill-shard 0`: see ``RedisCluster/apply(_:)``), or what the
     ///   underlying operation throws (a restart that fails, redis-cli that cannot reach the server).
     public func apply(_ fault: RedisFault, proxy: FaultProxy? = nil) async throws {
         switch fault {
@@ -66,6 +67,11 @@ extension RedisServer {
             try await Self.require(proxy, for: fault).setMode(.refuse)
         case .proxyClear:
             try await Self.require(proxy, for: fault).setMode(.passThrough)
+        case .killShard, .hangShard, .resumeShard, .startShard:
+            throw RedisTestSupportError(
+                .notACluster,
+                "\(fault) acts on a shard of a Redis Cluster (RedisCluster), and this is a single redis-server"
+            )
         }
     }
 

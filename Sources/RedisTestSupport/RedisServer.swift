@@ -37,6 +37,9 @@ public final class RedisServer: Sendable {
     public let unixSocketPath: String?
     /// The server's private temporary directory (working directory, log, Unix socket); removed at shutdown.
     public let directory: String
+    /// The cluster bus port when ``Options-swift.struct/clusterEnabled`` is set, else `nil`; it stays the same
+    /// across ``restart()``, like ``port``.
+    public let clusterBusPort: Int?
 
     /// The name of the log file in ``directory``.
     static let logFileName = "redis.log"
@@ -56,8 +59,16 @@ public final class RedisServer: Sendable {
 
     private let state: Mutex<State>
 
-    private init(port: Int, options: Options, directory: String, unixSocketPath: String?, process: ChildProcess) {
+    private init(
+        port: Int,
+        clusterBusPort: Int?,
+        options: Options,
+        directory: String,
+        unixSocketPath: String?,
+        process: ChildProcess
+    ) {
         self.port = port
+        self.clusterBusPort = clusterBusPort
         self.options = options
         self.directory = directory
         self.unixSocketPath = unixSocketPath
@@ -102,12 +113,23 @@ public final class RedisServer: Sendable {
             var lastLog = ""
             for _ in 0..<portAttempts {
                 let port = try Posix.freeLoopbackPort()
+                var clusterBusPort: Int?
+                if options.clusterEnabled {
+                    clusterBusPort = try Posix.freeLoopbackPort()
+                    // Two sockets closed in turn may get the same port; the next attempt draws again.
+                    guard clusterBusPort != port else { continue }
+                }
                 switch try await launch(
-                    port: port, directory: directory, options: options, unixSocketPath: unixSocketPath)
-                {
+                    port: port,
+                    clusterBusPort: clusterBusPort,
+                    directory: directory,
+                    options: options,
+                    unixSocketPath: unixSocketPath
+                ) {
                 case .ready(let process):
                     return RedisServer(
                         port: port,
+                        clusterBusPort: clusterBusPort,
                         options: options,
                         directory: directory,
                         unixSocketPath: unixSocketPath,
@@ -231,7 +253,8 @@ public final class RedisServer: Sendable {
     /// Starts a fresh redis-server process on the same port with the same options, and waits until it answers.
     ///
     /// A running server is stopped first (SIGTERM), a hung one killed (SIGKILL). Also brings a server back
-    /// after ``stop()`` or ``kill()``. The new process starts empty: nothing is persisted. The port may
+    /// after ``stop()`` or ``kill()``. The new process starts empty: nothing is persisted. It runs in the same
+    /// directory, so a cluster node keeps its `nodes.conf` (its node id, its bus port) and rejoins. The port may
     /// stay taken for a moment, so binding is retried for up to 10 seconds.
     ///
     /// ```swift
@@ -256,8 +279,12 @@ public final class RedisServer: Sendable {
         let deadline = ContinuousClock.now + Self.rebindTimeout
         while true {
             switch try await Self.launch(
-                port: port, directory: directory, options: options, unixSocketPath: unixSocketPath)
-            {
+                port: port,
+                clusterBusPort: clusterBusPort,
+                directory: directory,
+                options: options,
+                unixSocketPath: unixSocketPath
+            ) {
             case .ready(let process):
                 let adopted = state.withLock { state in
                     guard !state.isShutDown else { return false }
@@ -389,6 +416,7 @@ public final class RedisServer: Sendable {
     /// Launches one redis-server process on `port` and waits until it is ready or has failed.
     private static func launch(
         port: Int,
+        clusterBusPort: Int?,
         directory: String,
         options: Options,
         unixSocketPath: String?
@@ -406,7 +434,12 @@ public final class RedisServer: Sendable {
         defer { close(logDescriptor) }
         let process = try ChildProcess.launch(
             executable: redisServerPath,
-            arguments: options.arguments(port: port, directory: directory, unixSocketPath: unixSocketPath),
+            arguments: options.arguments(
+                port: port,
+                directory: directory,
+                unixSocketPath: unixSocketPath,
+                clusterBusPort: clusterBusPort
+            ),
             standardOutput: FileHandle(fileDescriptor: logDescriptor, closeOnDealloc: false),
             killWithTestProcess: true,
             crashCleanupDirectory: directory

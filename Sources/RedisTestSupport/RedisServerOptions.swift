@@ -58,6 +58,13 @@ extension RedisServer {
         /// `--daemonize`, `--unixsocket`), which they cannot. Keep `loglevel` at `notice` or more verbose:
         /// readiness is read from the log.
         public var extraArguments: [String]
+        /// Run as a Redis Cluster node: `cluster-enabled yes`, `cluster-config-file nodes.conf` in the server's
+        /// own directory, and a cluster bus port of its own (``RedisServer/clusterBusPort``). Default `false`.
+        ///
+        /// Port and bus port are chosen once and kept across ``RedisServer/restart()``, and so is the directory
+        /// with `nodes.conf`: a restarted node keeps its node id and rejoins the cluster it knew. Cluster settings
+        /// such as `cluster-node-timeout` go in ``extraArguments``; ``RedisCluster`` sets them.
+        public var clusterEnabled: Bool
 
         /// Creates options; every parameter has the default a plain test server wants.
         public init(
@@ -67,7 +74,8 @@ extension RedisServer {
             maxmemory: String? = nil,
             maxmemoryPolicy: String? = nil,
             enableDebugCommand: Bool = true,
-            extraArguments: [String] = []
+            extraArguments: [String] = [],
+            clusterEnabled: Bool = false
         ) {
             self.password = password
             self.aclUsers = aclUsers
@@ -76,10 +84,11 @@ extension RedisServer {
             self.maxmemoryPolicy = maxmemoryPolicy
             self.enableDebugCommand = enableDebugCommand
             self.extraArguments = extraArguments
+            self.clusterEnabled = clusterEnabled
         }
 
         /// The redis-server command line for these options.
-        func arguments(port: Int, directory: String, unixSocketPath: String?) -> [String] {
+        func arguments(port: Int, directory: String, unixSocketPath: String?, clusterBusPort: Int? = nil) -> [String] {
             // An empty argument is what `--save ""` is on a shell command line: no RDB snapshots.
             var arguments = ["--save", "", "--appendonly", "no", "--protected-mode", "no"]
             if let password {
@@ -111,6 +120,15 @@ extension RedisServer {
             ]
             if let unixSocketPath {
                 arguments += ["--unixsocket", unixSocketPath, "--unixsocketperm", "700"]
+            }
+            if clusterEnabled, let clusterBusPort {
+                // The bus port is explicit: the default (port + 10000) is out of range for a port the kernel
+                // hands out above 55535, and may be taken by someone else. nodes.conf is relative to --dir.
+                arguments += [
+                    "--cluster-enabled", "yes",
+                    "--cluster-config-file", "nodes.conf",
+                    "--cluster-port", String(clusterBusPort),
+                ]
             }
             return arguments
         }

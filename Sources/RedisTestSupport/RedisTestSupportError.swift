@@ -25,6 +25,9 @@ public struct RedisTestSupportError: Error, CustomStringConvertible, Sendable {
             case systemCallFailed = "SYSTEM_CALL_FAILED"
             case proxyStopped = "PROXY_STOPPED"
             case noProxy = "NO_PROXY"
+            case notACluster = "NOT_A_CLUSTER"
+            case clusterStartFailed = "CLUSTER_START_FAILED"
+            case noSuchShard = "NO_SUCH_SHARD"
         }
 
         private let base: Base
@@ -55,6 +58,13 @@ public struct RedisTestSupportError: Error, CustomStringConvertible, Sendable {
         public static var proxyStopped: Self { Self(.proxyStopped) }
         /// A proxy fault was applied to a server with no ``FaultProxy`` in front of it.
         public static var noProxy: Self { Self(.noProxy) }
+        /// A shard fault (`kill-shard 0`) was applied to a single redis-server rather than a ``RedisCluster``.
+        public static var notACluster: Self { Self(.notACluster) }
+        /// A ``RedisCluster`` could not be created: a node did not start, `redis-cli --cluster create` failed, or
+        /// the cluster did not become healthy in time.
+        public static var clusterStartFailed: Self { Self(.clusterStartFailed) }
+        /// A shard number outside the ``RedisCluster``'s shards, or a slot outside 0..<16384.
+        public static var noSuchShard: Self { Self(.noSuchShard) }
 
         /// The stable string form, for instance `CONNECTION_REFUSED`.
         public var description: String { base.rawValue }

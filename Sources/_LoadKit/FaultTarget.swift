@@ -1,7 +1,7 @@
 /// A redis-server that ``RedisFault``s can be applied to, and the address its clients use.
 ///
-/// `RedisTestbed` in `RedisTestSupport` is the one implementation: a server the harness started and, for the proxy
-/// faults, a fault proxy in front of it. Code that injects faults without starting processes itself (the demo's
+/// `RedisTestSupport` implements it twice: `RedisTestbed`, a server the harness started and, for the proxy faults, a
+/// fault proxy in front of it; and `RedisCluster`, a local Redis Cluster taking the shard faults (`kill-shard 0`…). Code that injects faults without starting processes itself (the demo's
 /// runner) is written against this protocol, so it does not link the process launcher.
 ///
 /// ```swift

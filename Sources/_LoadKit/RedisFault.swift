@@ -3,14 +3,16 @@
 ///
 /// A fault is read from and written as text: `hang`, `resume`, `stop`, `kill`, `start` (or `restart`),
 /// `sleep 2s`, `pause 2s`, `client-kill 2s`, `max-clients 2s`, `proxy-latency 300ms`, `proxy-blackhole`, `proxy-reset`,
-/// `proxy-refuse`, `proxy-clear`. A length may follow a space or `=`; a bare number is seconds, except for
-/// `proxy-latency`, where it is milliseconds.
+/// `proxy-refuse`, `proxy-clear`, and for a Redis Cluster the per-shard `kill-shard 0`, `hang-shard 0`,
+/// `resume-shard 0`, `start-shard 0` (shard N is the N-th primary by its first slot at creation). A length or a
+/// shard may follow a space or `=`; a bare number is seconds, except for `proxy-latency`, where it is milliseconds.
 ///
 /// Some faults take Redis away (``isOnset``) and another one brings it back (``clearing``: `resume` after `hang`,
-/// `start` after `stop` or `kill`, `proxy-clear` after any proxy fault); `sleep`, `pause`, `client-kill` and
+/// `start` after `stop` or `kill`, `proxy-clear` after any proxy fault, `resume-shard N` after `hang-shard N`,
+/// `start-shard N` after `kill-shard N`); `sleep`, `pause`, `client-kill` and
 /// `max-clients` end by
 /// themselves (``endsByItself``). The server harness applies them (`RedisServer.apply(_:proxy:)` in
-/// `RedisTestSupport`).
+/// `RedisTestSupport`, `RedisCluster.apply(_:)` for the shard faults).
 ///
 /// ```swift
 /// let fault = try RedisFault(parsing: "sleep 1.5s")
@@ -47,6 +49,15 @@ public enum RedisFault: Sendable, Hashable, CustomStringConvertible {
     case proxyRefuse
     /// The proxy forwards everything again.
     case proxyClear
+    /// SIGKILL to the current primary of a cluster shard: its replica is promoted after the node timeout.
+    case killShard(Int)
+    /// SIGSTOP to the current primary of a cluster shard: the cluster fails it over as if it were dead.
+    case hangShard(Int)
+    /// SIGCONT to the hung node(s) of a cluster shard; a primary that was failed over rejoins as a replica.
+    case resumeShard(Int)
+    /// The killed node(s) of a cluster shard restarted on the same port and directory (keeping `nodes.conf`), so
+    /// they rejoin the cluster, as replicas if the shard was failed over meanwhile.
+    case startShard(Int)
 
     /// A fault's text that could not be read.
     public struct ParseError: Error, Sendable, Hashable, CustomStringConvertible {
@@ -75,6 +86,15 @@ public enum RedisFault: Sendable, Hashable, CustomStringConvertible {
             guard length > .zero else { throw ParseError(message: "\(name) must be longer than 0") }
             return length
         }
+        func shard() throws(ParseError) -> Int {
+            guard words.count == 2 else {
+                throw ParseError(message: "\(name) needs a shard number, e.g. \(name) 0")
+            }
+            guard let shard = Int(words[1]), shard >= 0 else {
+                throw ParseError(message: "\(name): '\(words[1])' is not a shard number (0, 1, 2…)")
+            }
+            return shard
+        }
         let simple: [String: RedisFault] = [
             "hang": .hang, "resume": .resume, "stop": .stop, "kill": .kill, "start": .start, "restart": .start,
             "proxy-blackhole": .proxyBlackhole, "proxy-reset": .proxyReset, "proxy-refuse": .proxyRefuse,
@@ -93,6 +113,10 @@ public enum RedisFault: Sendable, Hashable, CustomStringConvertible {
         case "client-kill": self = .clientKill(try length(defaultUnit: .seconds, example: "client-kill 2"))
         case "max-clients": self = .maxClients(try length(defaultUnit: .seconds, example: "max-clients 2"))
         case "proxy-latency": self = .proxyLatency(try length(defaultUnit: .milliseconds, example: "proxy-latency 300"))
+        case "kill-shard": self = .killShard(try shard())
+        case "hang-shard": self = .hangShard(try shard())
+        case "resume-shard": self = .resumeShard(try shard())
+        case "start-shard": self = .startShard(try shard())
         default:
             throw ParseError(message: "unknown fault '\(text.trimmingWhitespace())' (\(Self.vocabulary))")
         }
@@ -101,7 +125,7 @@ public enum RedisFault: Sendable, Hashable, CustomStringConvertible {
     private static let vocabulary =
         "use hang, resume, stop, kill, start, sleep N, pause N, client-kill N, max-clients N, proxy-latency N, "
         + "proxy-blackhole, "
-        + "proxy-reset, proxy-refuse or proxy-clear"
+        + "proxy-reset, proxy-refuse, proxy-clear, kill-shard N, hang-shard N, resume-shard N or start-shard N"
 
     /// The fault as it is written: `hang`, `sleep 2s`, `proxy-latency 300ms`…
     public var description: String {
@@ -120,6 +144,10 @@ public enum RedisFault: Sendable, Hashable, CustomStringConvertible {
         case .proxyReset: "proxy-reset"
         case .proxyRefuse: "proxy-refuse"
         case .proxyClear: "proxy-clear"
+        case .killShard(let shard): "kill-shard \(shard)"
+        case .hangShard(let shard): "hang-shard \(shard)"
+        case .resumeShard(let shard): "resume-shard \(shard)"
+        case .startShard(let shard): "start-shard \(shard)"
         }
     }
 
@@ -140,13 +168,17 @@ public enum RedisFault: Sendable, Hashable, CustomStringConvertible {
         case .proxyReset: "proxy: every connection reset"
         case .proxyRefuse: "proxy: new connections refused"
         case .proxyClear: "proxy: everything forwarded again"
+        case .killShard(let shard): "SIGKILL: shard \(shard)'s primary killed"
+        case .hangShard(let shard): "SIGSTOP: shard \(shard)'s primary hung"
+        case .resumeShard(let shard): "SIGCONT: shard \(shard)'s hung node resumed"
+        case .startShard(let shard): "shard \(shard)'s killed node restarted; it rejoins the cluster"
         }
     }
 
     /// Whether the fault takes Redis away (as opposed to bringing it back).
     public var isOnset: Bool {
         switch self {
-        case .resume, .start, .proxyClear: false
+        case .resume, .start, .proxyClear, .resumeShard, .startShard: false
         default: true
         }
     }
@@ -160,12 +192,14 @@ public enum RedisFault: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The fault that undoes this one: `resume` for `hang`, `start` for `stop` and `kill`, `proxy-clear` for the
-    /// proxy faults; `nil` for the faults that end by themselves and for those that clear others.
+    /// proxy faults, `resume-shard N` for `hang-shard N`, `start-shard N` for `kill-shard N`; `nil` for the faults that end by themselves and for those that clear others.
     public var clearing: RedisFault? {
         switch self {
         case .hang: .resume
         case .stop, .kill: .start
         case .proxyLatency, .proxyBlackhole, .proxyReset, .proxyRefuse: .proxyClear
+        case .hangShard(let shard): .resumeShard(shard)
+        case .killShard(let shard): .startShard(shard)
         default: nil
         }
     }
@@ -177,4 +211,15 @@ public enum RedisFault: Sendable, Hashable, CustomStringConvertible {
         default: false
         }
     }
+
+    /// The cluster shard the fault acts on, for the shard faults (`kill-shard 0`…); `nil` for the others.
+    public var shard: Int? {
+        switch self {
+        case .killShard(let shard), .hangShard(let shard), .resumeShard(let shard), .startShard(let shard): shard
+        default: nil
+        }
+    }
+
+    /// Whether the fault acts on a shard of a Redis Cluster, which a single redis-server refuses.
+    public var needsCluster: Bool { shard != nil }
 }

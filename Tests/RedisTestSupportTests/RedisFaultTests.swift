@@ -102,6 +102,15 @@ struct RedisFaultTests {
         }
     }
 
+    @Test func aShardFaultOnASingleServerIsRefused() async throws {
+        try await RedisTestbed.withTestbed { testbed in
+            let error = await #expect(throws: RedisTestSupportError.self) { try await testbed.apply(.killShard(0)) }
+            #expect(error?.code == .notACluster)
+            #expect(error?.message.contains("kill-shard 0") == true)
+            #expect(testbed.server.isRunning)
+        }
+    }
+
     @Test func theDescriptionSaysWhatRunsWhere() async throws {
         try await RedisTestbed.withTestbed(proxy: true) { testbed in
             let text = testbed.description
