@@ -32,6 +32,7 @@ extension ResilientCache: Service {
         }
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
+                if let run = self.ownedClient?.run { group.addTask { await run() } }
                 // Every recovery unit's breaker timers and loop; over a cluster, a shard seen later joins here.
                 for await unit in self.units.running() {
                     group.addTask { await unit.breaker.run() }
@@ -54,7 +55,7 @@ extension ResilientCache: Service {
             unit.journal.closeDurable()
             unit.breaker.shutdown()
         }
-        await closeOwnedClient?()
+        await ownedClient?.close()
     }
 
     /// Ends ``run()`` (which then replays what it can and closes the cache's own client).

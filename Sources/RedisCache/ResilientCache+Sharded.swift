@@ -1,4 +1,5 @@
 import CoreMetrics
+import HiredisClient
 import Logging
 import Resilience
 
@@ -27,7 +28,7 @@ extension ResilientCache {
             time: .continuous,
             logger: logger,
             metricsFactory: metricsFactory,
-            closeOwnedClient: nil
+            ownedClient: nil
         )
     }
 
@@ -45,7 +46,7 @@ extension ResilientCache {
             time: TimeSource(clock),
             logger: logger,
             metricsFactory: metricsFactory,
-            closeOwnedClient: nil
+            ownedClient: nil
         )
     }
 
@@ -55,7 +56,7 @@ extension ResilientCache {
         time: TimeSource,
         logger: Logger,
         metricsFactory: any MetricsFactory,
-        closeOwnedClient: (@Sendable () async -> Void)?
+        ownedClient: OwnedClient?
     ) {
         var unitConfiguration = configuration
         if let directory = configuration.durableJournalDirectory {
@@ -90,7 +91,69 @@ extension ResilientCache {
             time: time,
             logger: logger,
             instruments: instruments,
-            closeOwnedClient: closeOwnedClient
+            ownedClient: ownedClient
         )
+    }
+}
+
+extension ResilientCache {
+    /// Creates a cache over a Redis Cluster that owns its cluster client: every shard (a primary and its replicas)
+    /// gets its own circuit breaker, invalidation journal and recovery loop, and ``run()`` also keeps the cluster's
+    /// topology fresh.
+    ///
+    /// Nothing is contacted here: the cache starts while the cluster is down, and learns the topology at the first
+    /// call. A shard that dies degrades only its own keys; when a replica is promoted in its place, the topology
+    /// refresh finds it, and the shard's recovery loop replays its journal on the new primary.
+    ///
+    /// ```swift
+    /// let cache = try ResilientCache(
+    ///     cluster: RedisClusterConfiguration(url: "redis://10.0.0.1:7000,10.0.0.2:7000,10.0.0.3:7000"),
+    ///     configuration: ResilientCacheConfiguration(namespace: "catalog:"),
+    ///     logger: logger
+    /// )
+    /// ```
+    ///
+    /// - Throws: ``HiredisClient/RedisClientError`` with code `INVALID_CONFIGURATION` for settings the client
+    ///   cannot use.
+    public convenience init(
+        cluster: RedisClusterConfiguration,
+        configuration: ResilientCacheConfiguration = ResilientCacheConfiguration(),
+        logger: Logger,
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
+    ) throws(RedisClientError) {
+        var cluster = cluster
+        if cluster.node.reconnect.maximumDelay > configuration.maximumProbeInterval {
+            cluster.node.reconnect.maximumDelay = max(
+                cluster.node.reconnect.initialDelay, configuration.maximumProbeInterval)
+        }
+        let client = try RedisClusterClient(configuration: cluster, logger: logger, metricsFactory: metricsFactory)
+        self.init(
+            sharded: RedisClusterCacheBackend(cluster: client),
+            configuration: configuration,
+            time: .continuous,
+            logger: logger,
+            metricsFactory: metricsFactory,
+            ownedClient: OwnedClient(
+                run: { await client.refreshPeriodically() },
+                close: { await client.close() }
+            )
+        )
+    }
+
+    /// Creates a cache over the Redis Cluster whose seed nodes are in `url`
+    /// (`redis://[user:password@]host1:port1,host2:port2,…`), with the cluster client's defaults otherwise, except
+    /// the command timeout: ``defaultCommandTimeout`` (250 ms), as for one server.
+    ///
+    /// - Throws: ``HiredisClient/RedisClientError`` with code `INVALID_URL` for a URL it cannot use.
+    public convenience init(
+        clusterURL: String,
+        configuration: ResilientCacheConfiguration = ResilientCacheConfiguration(),
+        logger: Logger,
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
+    ) throws(RedisClientError) {
+        var cluster = try RedisClusterConfiguration(url: clusterURL)
+        cluster.node.commandTimeout = Self.defaultCommandTimeout
+        cluster.node.tracer = configuration.tracer
+        try self.init(cluster: cluster, configuration: configuration, logger: logger, metricsFactory: metricsFactory)
     }
 }

@@ -40,8 +40,9 @@ public final class ResilientCache: Sendable {
     public let configuration: ResilientCacheConfiguration
     /// The breakers, journals and recovery loops: one over a single backend, one per shard over a cluster.
     let units: RecoveryUnits
-    /// Closes the client the cache created when ``run()`` returns; `nil` over a backend the caller supplied.
-    let closeOwnedClient: (@Sendable () async -> Void)?
+    /// The client the cache created, run by ``run()`` and closed when it returns; `nil` over a backend the caller
+    /// supplied.
+    let ownedClient: OwnedClient?
     let time: TimeSource
     let logger: Logger
     let flights = SingleFlight<FetchResult<[UInt8]?>>()
@@ -88,7 +89,7 @@ public final class ResilientCache: Sendable {
             time: .continuous,
             logger: logger,
             metricsFactory: metricsFactory,
-            closeOwnedClient: { await client.close() }
+            ownedClient: OwnedClient(close: { await client.close() })
         )
     }
 
@@ -139,7 +140,7 @@ public final class ResilientCache: Sendable {
             time: .continuous,
             logger: logger,
             metricsFactory: metricsFactory,
-            closeOwnedClient: nil
+            ownedClient: nil
         )
     }
 
@@ -157,7 +158,7 @@ public final class ResilientCache: Sendable {
             time: TimeSource(clock),
             logger: logger,
             metricsFactory: metricsFactory,
-            closeOwnedClient: nil
+            ownedClient: nil
         )
     }
 
@@ -167,7 +168,7 @@ public final class ResilientCache: Sendable {
         time: TimeSource,
         logger: Logger,
         metricsFactory: any MetricsFactory,
-        closeOwnedClient: (@Sendable () async -> Void)?
+        ownedClient: OwnedClient?
     ) {
         let instruments = CacheInstruments(name: configuration.name, factory: metricsFactory)
         let recovery = Recovery(
@@ -184,7 +185,7 @@ public final class ResilientCache: Sendable {
             time: time,
             logger: logger,
             instruments: instruments,
-            closeOwnedClient: closeOwnedClient
+            ownedClient: ownedClient
         )
     }
 
@@ -194,13 +195,13 @@ public final class ResilientCache: Sendable {
         time: TimeSource,
         logger: Logger,
         instruments: CacheInstruments,
-        closeOwnedClient: (@Sendable () async -> Void)?
+        ownedClient: OwnedClient?
     ) {
         self.units = units
         self.configuration = configuration
         self.time = time
         self.logger = logger
-        self.closeOwnedClient = closeOwnedClient
+        self.ownedClient = ownedClient
         self.escapedNamespace = GlobPattern.escape(configuration.namespace)
         self.tracer = activeTracer(configuration.tracer)
         self.instruments = instruments
@@ -879,6 +880,13 @@ public final class ResilientCache: Sendable {
         let factor = Double.random(in: (1 - configuration.ttlJitter)...(1 + configuration.ttlJitter))
         return min(max(.milliseconds(1), ttl * factor), Self.maximumTTL)
     }
+}
+
+/// What the cache does with a client it created: runs its background work inside ``ResilientCache/run()`` (a
+/// cluster client's topology refresh) and closes it last.
+struct OwnedClient: Sendable {
+    var run: (@Sendable () async -> Void)? = nil
+    let close: @Sendable () async -> Void
 }
 
 extension GlobPattern {

@@ -7,15 +7,25 @@ extension RedisClusterClient: Service {
     /// The client serves calls whether or not `run()` is running; without it, the topology is refreshed only
     /// after `MOVED` and connection failures.
     public func run() async throws {
-        let interval = configuration.topologyRefreshInterval
-        try? await cancelWhenGracefulShutdown {
-            _ = await self.startRefresh(force: true)?.value
-            while true {
-                try await Task.sleep(for: interval)
-                _ = await self.startRefresh(force: true)?.value
-            }
+        await cancelWhenGracefulShutdown {
+            await self.refreshPeriodically()
         }
         await close()
+    }
+
+    /// Learns the topology now and again every ``RedisClusterConfiguration/topologyRefreshInterval``, until the
+    /// task is cancelled; closes nothing. For an owner (the cache) that closes the client later itself.
+    package func refreshPeriodically() async {
+        let interval = configuration.topologyRefreshInterval
+        _ = await startRefresh(force: true)?.value
+        while !Task.isCancelled {
+            do {
+                try await Task.sleep(for: interval)
+            } catch {
+                return
+            }
+            _ = await startRefresh(force: true)?.value
+        }
     }
 }
 
