@@ -139,17 +139,7 @@ public struct RedisCheck: Sendable {
         let cluster = await info("cluster")
         if cluster["cluster_enabled"] == "1" || mode == "cluster" {
             report.mode = "cluster"
-            var state = ""
-            if let reply = try? await client.send("CLUSTER", [Array("INFO".utf8)]), let text = reply.string {
-                let clusterInfo = Info(text: text)
-                state =
-                    " (cluster_state \(clusterInfo["cluster_state"] ?? "?"), \(clusterInfo["cluster_size"] ?? "?") "
-                    + "shards, \(clusterInfo["cluster_known_nodes"] ?? "?") nodes)"
-            }
-            report.add(
-                "topology", .fail,
-                "cluster mode\(state): this client does not follow MOVED redirects yet, so calls for keys in "
-                    + "other nodes' slots fail; point the cache at a standalone Redis")
+            report.add(checkCluster: await clusterFacts())
             return
         }
         if report.role == "slave" {
@@ -167,6 +157,24 @@ public struct RedisCheck: Sendable {
             return
         }
         report.add("topology", .ok, "standalone" + (report.role == "master" ? " primary" : ""))
+    }
+
+    /// What `CLUSTER INFO` and `CONFIG GET cluster-require-full-coverage` say of a cluster node.
+    private func clusterFacts() async -> ClusterFacts {
+        var facts = ClusterFacts()
+        if let reply = try? await client.send("CLUSTER", [Array("INFO".utf8)]), let text = reply.string {
+            let clusterInfo = Info(text: text)
+            facts.state = clusterInfo["cluster_state"]
+            facts.shards = clusterInfo["cluster_size"]
+            facts.nodes = clusterInfo["cluster_known_nodes"]
+        }
+        let setting = Array("cluster-require-full-coverage".utf8)
+        if let reply = try? await client.send("CONFIG", [Array("GET".utf8), setting]),
+            case .array(let values) = reply, values.count == 2
+        {
+            facts.requiresFullCoverage = values[1].string
+        }
+        return facts
     }
 
     private func checkLatency(into report: inout RedisCheckReport) async {
@@ -478,5 +486,37 @@ public struct RedisCheck: Sendable {
         let userInfo = authority[..<at]
         let user = userInfo.firstIndex(of: ":").map { userInfo[..<$0] + ":***" } ?? String(userInfo)
         return String(url[..<schemeEnd]) + user + String(rest[at...])
+    }
+}
+
+/// A cluster node's view of its cluster, for the topology check.
+struct ClusterFacts {
+    var state: String?
+    var shards: String?
+    var nodes: String?
+    /// `yes`, `no`, or `nil` when `CONFIG GET` was refused.
+    var requiresFullCoverage: String?
+}
+
+extension RedisCheckReport {
+    /// The topology line of a cluster: usable with `ResilientCache(cluster:)`, failing while the cluster is down,
+    /// and a warning when one dead shard stops every shard from serving.
+    mutating func add(checkCluster facts: ClusterFacts) {
+        let summary =
+            "cluster mode (cluster_state \(facts.state ?? "?"), \(facts.shards ?? "?") shards, "
+            + "\(facts.nodes ?? "?") nodes)"
+        guard facts.state == "ok" else {
+            add("topology", .fail, summary + ": the cluster does not serve every slot now")
+            return
+        }
+        if facts.requiresFullCoverage == "yes" {
+            add(
+                "topology", .warn,
+                summary + ": use ResilientCache(cluster:) or (clusterURL:) with every node as a seed; "
+                    + "cluster-require-full-coverage is yes, so while one shard is down the others refuse every "
+                    + "key too (CLUSTERDOWN): set it to no to let the healthy shards keep serving")
+            return
+        }
+        add("topology", .ok, summary + ": use ResilientCache(cluster:) or (clusterURL:) with every node as a seed")
     }
 }

@@ -18,7 +18,7 @@ struct CheckCommand: AsyncParsableCommand {
             the server has it, otherwise run on one scratch key that is deleted afterwards.
 
             Each finding is ok, warn or fail. Exits 0 when nothing failed (warnings included), 1 when something \
-            failed (unreachable, a command not permitted, a cluster or read-only replica), 2 on bad arguments.
+            failed (unreachable, a command not permitted, a cluster that does not serve every slot, a read-only replica), 2 on bad arguments.
             """
     )
 

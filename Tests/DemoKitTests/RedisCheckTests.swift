@@ -52,6 +52,38 @@ struct RedisCheckTests {
         }
     }
 
+    @Test func aClusterNodeIsUsableWithTheClusterCacheAndFullCoverageIsAWarning() async throws {
+        // No replicas: a killed primary stays down, so the cluster stays without its slots.
+        try await RedisCluster.withCluster(replicasPerPrimary: 0) { cluster in
+            let node = cluster.nodes[0]
+            let report = try await RedisCheck.run(url: node.url, options: options())
+            #expect(report.mode == "cluster")
+            let topology = try finding("topology", in: report)
+            #expect(topology.level == .ok, "\(report.text)")
+            #expect(topology.message.contains("cluster_state ok, 3 shards, 3 nodes"))
+            #expect(topology.message.contains("ResilientCache(cluster:)"))
+            // The Redis default: one dead shard stops every shard; a cache wants the others to keep serving.
+            for server in cluster.nodes {
+                _ = try await server.cliAsync("CONFIG", "SET", "cluster-require-full-coverage", "yes")
+            }
+            let strict = try finding("topology", in: try await RedisCheck.run(url: node.url, options: options()))
+            #expect(strict.level == .warn)
+            #expect(strict.message.contains("cluster-require-full-coverage is yes"))
+            // A cluster that does not serve every slot fails the check.
+            _ = try await cluster.killShard(cluster.shard(of: node) == 1 ? 2 : 1)
+            for server in cluster.nodes where server.isRunning {
+                _ = try? await server.cliAsync("CONFIG", "SET", "cluster-require-full-coverage", "yes")
+            }
+            let deadline = ContinuousClock.now + .seconds(10)
+            var down = try finding("topology", in: try await RedisCheck.run(url: node.url, options: options()))
+            while down.level != .fail && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+                down = try finding("topology", in: try await RedisCheck.run(url: node.url, options: options()))
+            }
+            #expect(down.level == .fail, "\(down.message)")
+        }
+    }
+
     @Test func noevictionIsAWarningThatDoesNotFail() async throws {
         try await RedisServer.withServer(.init(maxmemory: "64mb", maxmemoryPolicy: "noeviction")) { server in
             let report = try await RedisCheck.run(url: server.url, options: options())
