@@ -59,6 +59,36 @@ struct ReadmeCacheExampleTests {
         }
     }
 
+    @Test func theReadmeClusterExampleServesEveryShardAndClosesItsThreads() async throws {
+        try await RedisCluster.withCluster { cluster in
+            let logger = Logger(label: "catalog", factory: { _ in SwiftLogNoOpLogHandler() })
+            let seeds = cluster.seedURL
+            let clientThreadsBefore = ClientThreads.count
+
+            // --- README cluster example begins (seeds from the test cluster) ---
+            let cache = try ResilientCache(
+                clusterURL: seeds,  // seeds: any nodes, ideally all
+                configuration: ResilientCacheConfiguration(namespace: "catalog:"),
+                logger: logger
+            )
+            // run it in a ServiceGroup exactly as above; it also keeps the cluster's topology fresh.
+            // --- README cluster example ends ---
+
+            let group = ServiceGroup(services: [cache], logger: logger)
+            let running = Task { try await group.run() }
+            for index in 0..<60 { try await cache.set("product:\(index)", [UInt8(index)]) }
+            for index in 0..<60 { #expect(try await cache.get("product:\(index)") == [UInt8(index)]) }
+            let shards = try #require(cache.health().shards)
+            #expect(Set(shards.compactMap(\.shard)) == ["0", "1", "2"], "60 keys reach all three shards")
+            #expect(shards.allSatisfy { $0.state == "closed" })
+            // 3 primaries in use × 2 I/O threads + 1 deadline thread: the README's thread table.
+            #expect(ClientThreads.count - clientThreadsBefore == 7)
+            await group.triggerGracefulShutdown()
+            try await running.value
+            try await eventually(timeout: .seconds(2)) { ClientThreads.count == clientThreadsBefore }
+        }
+    }
+
     @Test func theReadmeBreakerExampleRuns() async throws {
         let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
         let calls = ConcurrentCounter()
