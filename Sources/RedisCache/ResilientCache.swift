@@ -278,10 +278,14 @@ public final class ResilientCache: Sendable {
             let part = positions.map { names[$0] }
             return await self.readGroup(part, unit)
         }
+        // One degraded operation, however many shards it could not reach.
+        if let failure = parts.lazy.compactMap({ $0.outcome.unavailable }).first { degraded(.getMany, failure) }
         var result = [[UInt8]?](repeating: nil, count: names.count)
         for (group, outcome) in zip(groups, parts) {
             let part = group.positions.map { names[$0] }
-            for (position, value) in zip(group.positions, try read(part, from: group.unit, outcome)) {
+            for (position, value) in zip(
+                group.positions, try read(part, from: group.unit, outcome, countsDegraded: false))
+            {
                 result[position] = value
             }
         }
@@ -302,7 +306,8 @@ public final class ResilientCache: Sendable {
     private func read(
         _ names: [String],
         from unit: Recovery,
-        _ group: (fenced: [Bool], outcome: Guarded<[[UInt8]?]>)
+        _ group: (fenced: [Bool], outcome: Guarded<[[UInt8]?]>),
+        countsDegraded: Bool = true
     ) throws(CacheError) -> [[UInt8]?] {
         switch group.outcome {
         case .success(let values):
@@ -322,7 +327,7 @@ public final class ResilientCache: Sendable {
             }
             return result
         case .degraded(let error):
-            degraded(.getMany, error)
+            if countsDegraded { degraded(.getMany, error) }
             if configuration.degradeOnFailure { return Array(repeating: nil, count: names.count) }
             throw error
         case .refused(let error):
@@ -409,16 +414,19 @@ public final class ResilientCache: Sendable {
         let outcomes = await perUnit(groups) { unit, positions in
             await self.delete(positions.map { names[$0] }, through: unit, started: started)
         }
+        return try removed(.delete, outcomes)
+    }
+
+    /// What a write split over units returns: the sum removed; the first refusal thrown; one degraded operation
+    /// counted, and thrown with degradation off, when any unit could not be reached.
+    private func removed(_ operation: CacheOperation, _ outcomes: [Guarded<Int>]) throws(CacheError) -> Int {
         var removed = 0
-        var unavailable: CacheError?
-        for outcome in outcomes {
-            switch outcome {
-            case .success(let count): removed += count
-            case .degraded(let error): unavailable = unavailable ?? error
-            case .refused(let error): throw error
-            }
+        for case .success(let count) in outcomes { removed += count }
+        for case .refused(let error) in outcomes { throw error }
+        if let unavailable = outcomes.lazy.compactMap(\.unavailable).first {
+            degraded(operation, unavailable)
+            if !configuration.degradeOnFailure { throw unavailable }
         }
-        if let unavailable, !configuration.degradeOnFailure { throw unavailable }
         return removed
     }
 
@@ -433,8 +441,7 @@ public final class ResilientCache: Sendable {
         case .success:
             if let started { for name in names { units.clear(key: name, recordedBefore: started, in: unit) } }
             await forgetNotFound(names)
-        case .degraded(let error):
-            degraded(.delete, error)
+        case .degraded:
             for name in names { unit.journal.record(key: name) }
             // The "not found" entries may live on other shards: each is journaled with its own.
             for name in notFoundNames(names) { units.unit(forKey: name).journal.record(key: name) }
@@ -463,27 +470,14 @@ public final class ResilientCache: Sendable {
             let outcome = await self.call(.invalidate, unit) { () async throws(CacheError) -> Int in
                 try await unit.backend.invalidate(pattern: qualifiedPattern)
             }
-            if case .degraded(let error) = outcome {
-                self.degraded(.invalidate, error)
+            if case .degraded = outcome {
                 unit.journal.record(pattern: qualifiedPattern)
                 if let notFound { unit.journal.record(pattern: notFound) }
             }
             return outcome
         }
-        var removed = 0
-        var unavailable: CacheError?
-        for outcome in outcomes {
-            switch outcome {
-            case .success(let count): removed += count
-            case .degraded(let error): unavailable = unavailable ?? error
-            case .refused(let error): throw error
-            }
-        }
-        if outcomes.contains(where: { if case .success = $0 { true } else { false } }) {
-            await forgetNotFound(matching: qualifiedPattern)
-        }
-        if let unavailable, !configuration.degradeOnFailure { throw unavailable }
-        return removed
+        if outcomes.contains(where: { $0.succeeded }) { await forgetNotFound(matching: qualifiedPattern) }
+        return try removed(.invalidate, outcomes)
     }
 
     /// Removes the "not found" entries of deleted keys (negative caching on), so that an item created since is

@@ -13,6 +13,17 @@ enum Guarded<T> {
 
 extension Guarded: Sendable where T: Sendable {}
 
+extension Guarded {
+    /// The error of a degraded call, `nil` otherwise.
+    var unavailable: CacheError? {
+        if case .degraded(let error) = self { error } else { nil }
+    }
+
+    var succeeded: Bool {
+        if case .success = self { true } else { false }
+    }
+}
+
 /// The recovery unit of one backend: its circuit breaker, its invalidation journal, and the one loop that probes
 /// the backend and replays the journal.
 ///
