@@ -17,7 +17,10 @@ extension ResilientCache {
     /// client (``HiredisClient/RedisClientConfiguration/init(environment:prefix:)``) and `CACHE_*` for the cache
     /// (``ResilientCacheConfiguration/init(environment:prefix:)``).
     ///
-    /// Without `REDIS_COMMAND_TIMEOUT`, the client's command timeout is ``defaultCommandTimeout``.
+    /// Without `REDIS_COMMAND_TIMEOUT`, the client's command timeout is ``defaultCommandTimeout``. With
+    /// `REDIS_CLUSTER_URL` (`redis://[user:password@]h1:p1,h2:p2,…`) the cache is over that Redis Cluster instead of
+    /// `REDIS_URL`'s server, every other `REDIS_*` setting applying to each node (`REDIS_CONNECTIONS` per node, 2
+    /// unless set).
     ///
     /// ```swift
     /// // REDIS_URL=redis://cache:6379 CACHE_NAMESPACE=catalog CACHE_NEGATIVE_TTL=10s
@@ -46,12 +49,43 @@ extension ResilientCache {
         logger: Logger,
         metricsFactory: any MetricsFactory
     ) throws {
+        let configuration = try ResilientCacheConfiguration(settings: cacheSettings)
+        if let cluster = try Self.clusterConfiguration(redisSettings) {
+            try self.init(
+                cluster: cluster, configuration: configuration, logger: logger, metricsFactory: metricsFactory)
+            return
+        }
         try self.init(
             redis: try Self.clientConfiguration(redisSettings),
-            configuration: try ResilientCacheConfiguration(settings: cacheSettings),
+            configuration: configuration,
             logger: logger,
             metricsFactory: metricsFactory
         )
+    }
+
+    /// The cluster's configuration when `settings` name a cluster URL: its seeds (and credentials, if it has
+    /// any), and every other client setting as each node's.
+    private static func clusterConfiguration(_ settings: SettingsSource) throws(RedisClientError)
+        -> RedisClusterConfiguration?
+    {
+        guard let url = settings.text(["cluster", "url"]) else { return nil }
+        var cluster: RedisClusterConfiguration
+        do {
+            cluster = try RedisClusterConfiguration(url: url)
+        } catch {
+            throw RedisClientError(.invalidURL, "\(settings.name(["cluster", "url"])): \(error.message)")
+        }
+        var node = try clientConfiguration(settings)
+        if settings.text(["connections"]) == nil { node.connectionCount = cluster.node.connectionCount }
+        if let authentication = cluster.node.authentication { node.authentication = authentication }
+        guard node.database == 0 else {
+            throw RedisClientError(
+                .invalidConfiguration,
+                "\(settings.name(["database"])): a cluster has only database 0, got \(node.database)")
+        }
+        cluster.node = node
+        try cluster.validate()
+        return cluster
     }
 
     /// The client's configuration from `settings`, with ``defaultCommandTimeout`` unless they set one.

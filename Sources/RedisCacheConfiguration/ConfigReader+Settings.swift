@@ -2,7 +2,7 @@ import Configuration
 import HiredisClient
 
 extension SettingsSource {
-    /// The settings under `reader`, by their camel-case keys (`commandTimeout`); secrets are read as secrets.
+    /// The settings under `reader`, by their camel-case keys (`commandTimeout`); secrets (passwords and URLs, which may carry one) are read as secrets.
     ///
     /// A value is read as a string first — what the environment provider holds — and, failing that, as an integer,
     /// a number or a flag, so that JSON's `8` and `"8"` both work; all are then parsed by the same code as the
@@ -11,7 +11,7 @@ extension SettingsSource {
         SettingsSource(
             read: { words in
                 let key = ConfigKey(SettingsSource.camelCase(words))
-                let isSecret = words == ["password"] || words == ["url"]
+                let isSecret = words == ["password"] || words.last == "url"
                 if let text = reader.string(forKey: key, isSecret: isSecret) { return text }
                 if let integer = reader.int(forKey: key) { return String(integer) }
                 if let number = reader.double(forKey: key) { return String(number) }

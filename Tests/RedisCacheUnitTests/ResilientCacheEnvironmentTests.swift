@@ -1,3 +1,4 @@
+import Logging
 import RedisCache
 import Resilience
 import Testing
@@ -97,5 +98,34 @@ struct ResilientCacheEnvironmentTests {
         #expect(error?.code.description == "INVALID_CONFIGURATION")
         #expect(error?.message.contains(reason) == true, "\(error?.message ?? "")")
         #expect(error?.message.contains(variable) == true, "\(error?.message ?? "")")
+    }
+}
+
+/// `ResilientCache(environment:)` with `REDIS_CLUSTER_URL`: a cache over a cluster, contacted only when used.
+struct ResilientCacheClusterEnvironmentTests {
+    let logger = Logging.Logger(label: "test", factory: { _ in Logging.SwiftLogNoOpLogHandler() })
+
+    @Test func aClusterURLMakesAShardedCache() throws {
+        let cache = try ResilientCache(
+            environment: ["REDIS_CLUSTER_URL": "redis://127.0.0.1:1,127.0.0.1:2", "REDIS_COMMAND_TIMEOUT": "50ms"],
+            logger: logger
+        )
+        #expect(cache.health().shards == [], "sharded, with no shard known before the first call")
+        let plain = try ResilientCache(environment: ["REDIS_URL": "redis://127.0.0.1:1"], logger: logger)
+        #expect(plain.health().shards == nil)
+    }
+
+    @Test func aBadClusterURLOrADatabaseIsRefusedNamingTheVariable() throws {
+        #expect {
+            try ResilientCache(environment: ["REDIS_CLUSTER_URL": "redis://h:1,,h:2"], logger: logger)
+        } throws: { error in
+            "\(error)".contains("REDIS_CLUSTER_URL")
+        }
+        #expect {
+            try ResilientCache(
+                environment: ["REDIS_CLUSTER_URL": "redis://h:1", "REDIS_DATABASE": "2"], logger: logger)
+        } throws: { error in
+            "\(error)".contains("REDIS_DATABASE") && "\(error)".contains("only database 0")
+        }
     }
 }
