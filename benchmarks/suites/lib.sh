@@ -45,3 +45,41 @@ redis_version() {
 machine() {
     echo "$(nproc) cores, $(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
 }
+
+# start_cluster: a 3-primary + 3-replica Redis Cluster on free loopback ports, started by the cluster harness (through
+# `LoadGenerator cluster-server`); sets CLUSTER_URL (every node, for our cluster client), CLUSTER_SEED_PORT (a
+# primary, for redis-benchmark --cluster), CLUSTER_PRIMARY_PORT and CLUSTER_PRIMARY_TAG (shard 0's primary and a hash
+# tag whose slot it serves). Stopped by stop_cluster (trap it). Needs build_load_generator first.
+start_cluster() {
+    CLUSTER_INFO_FILE="$(mktemp -u /tmp/resilient-cache-bench-cluster.XXXXXX)"
+    "$LOAD_GENERATOR" cluster-server --info-file "$CLUSTER_INFO_FILE" &
+    CLUSTER_SERVER_PID=$!
+    for _ in $(seq 1200); do
+        if [ -s "$CLUSTER_INFO_FILE" ]; then
+            eval "$(python3 - "$CLUSTER_INFO_FILE" <<'PY'
+import json, shlex, sys
+info = json.load(open(sys.argv[1]))
+shard0 = next(p for p in info["primaries"] if p["shard"] == 0)
+print(f"CLUSTER_URL={shlex.quote(info['seed_url'])} CLUSTER_SEED_PORT={info['seed_port']} "
+      f"CLUSTER_PRIMARY_PORT={shard0['port']} CLUSTER_PRIMARY_TAG={shlex.quote(shard0['tag'])}")
+PY
+)"
+            return 0
+        fi
+        kill -0 "$CLUSTER_SERVER_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    echo "the Redis Cluster did not start (LoadGenerator cluster-server)" >&2
+    stop_cluster
+    return 1
+}
+
+stop_cluster() {
+    if [ -n "${CLUSTER_SERVER_PID:-}" ]; then
+        kill -TERM "$CLUSTER_SERVER_PID" 2>/dev/null || true
+        wait "$CLUSTER_SERVER_PID" 2>/dev/null || true
+        CLUSTER_SERVER_PID=""
+    fi
+    [ -n "${CLUSTER_INFO_FILE:-}" ] && rm -f "$CLUSTER_INFO_FILE"
+    return 0
+}

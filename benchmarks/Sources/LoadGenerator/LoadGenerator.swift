@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import HiredisClient
 import Histogram
 import Logging
@@ -17,6 +18,7 @@ struct LoadGenerator: AsyncParsableCommand {
         abstract: "Drive load through HiredisClient or ResilientCache and report throughput and latency percentiles.",
         subcommands: [
             Throughput.self, Outage.self, FaultTimeline.self, FailureSweep.self, FencedGet.self, Server.self,
+            ClusterServer.self, ClusterOutage.self,
         ],
         defaultSubcommand: Throughput.self
     )
@@ -36,11 +38,22 @@ struct Throughput: AsyncParsableCommand {
     @Option(help: "Total requests.") var requests: Int = 100_000
     @Option(help: "Value size in bytes (SET).") var valueSize: Int = 100
     @Option(help: "Keys in the key space.") var keySpace: Int = 10_000
-    @Option(help: "Connections in the pool.") var connections: Int = 4
+    @Option(help: "Connections in the pool (per node with --cluster; default 4, or the cluster client's 2).")
+    var connections: Int?
+    @Flag(help: "--url is a Redis Cluster (seed list): GET or SET through RedisClusterClient.") var cluster = false
+    @Option(help: "Key names are this prefix and a 12-digit number (redis-benchmark's key:__rand_int__).")
+    var keyPrefix: String = "key:"
+    @Flag(help: "First SET every key of the key space to a value of --value-size bytes (not timed).")
+    var populate = false
 
     func run() async throws {
+        if cluster {
+            try await runOnCluster()
+            return
+        }
+        let connections = self.connections ?? 4
         let client = try makeClient(url: url, connections: connections, timeout: .seconds(5))
-        let keys = (0..<keySpace).map(benchmarkKey)
+        let keys = (0..<keySpace).map { benchmarkKey($0, prefix: keyPrefix) }
         let value = [UInt8](repeating: UInt8(ascii: "x"), count: valueSize)
         let isSet = operation == "set"
         guard ["get", "set", "mget"].contains(operation) else {
@@ -106,11 +119,63 @@ struct Throughput: AsyncParsableCommand {
             throw ValidationError("through must be client, cache or fetch")
         }
         for _ in 0..<connections * 2 { _ = try await client.ping() }
+        if populate {
+            let redisKeys = keys.map { RedisKey($0) }
+            _ = await drive(concurrency: 50, requests: keySpace, keySpace: keySpace, sequential: true) { index in
+                try await client.set(redisKeys[index], value: value)
+            }
+        }
         var result = await drive(concurrency: concurrency, requests: requests / pipeline, keySpace: keySpace, call)
         result.operations *= pipeline  // a pipeline call carries `pipeline` commands
+        result.threads = clientThreadCount()
         await client.close()
         print(result.json)
     }
+
+    /// GET or SET through a RedisClusterClient: the keys spread over the slots, so over every primary.
+    private func runOnCluster() async throws {
+        guard ["get", "set"].contains(operation), through == "client", pipeline == 1 else {
+            throw ValidationError("--cluster measures get or set through the client, without --pipeline")
+        }
+        var configuration = try RedisClusterConfiguration(url: url)
+        if let connections { configuration.node.connectionCount = connections }
+        configuration.node.commandTimeout = .seconds(5)
+        configuration.node.connectTimeout = .seconds(5)
+        let client = try RedisClusterClient(
+            configuration: configuration, logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let keys = (0..<keySpace).map { RedisKey(benchmarkKey($0, prefix: keyPrefix)) }
+        let value = [UInt8](repeating: UInt8(ascii: "x"), count: valueSize)
+        // Learn the topology and open every primary's pool before timing, as the single-node run pings first.
+        try await client.refreshTopology()
+        for shard in client.shards {
+            for _ in 0..<configuration.node.connectionCount * 2 { try await client.ping(shard: shard.id) }
+        }
+        if populate {
+            _ = await drive(concurrency: 50, requests: keySpace, keySpace: keySpace, sequential: true) { index in
+                try await client.set(keys[index], value: value)
+            }
+        }
+        let isSet = operation == "set"
+        var result = await drive(concurrency: concurrency, requests: requests, keySpace: keySpace) { index in
+            if isSet {
+                try await client.set(keys[index], value: value)
+            } else {
+                _ = try await client.get(keys[index])
+            }
+        }
+        result.threads = clientThreadCount()
+        await client.close()
+        print(result.json)
+    }
+}
+
+/// The client's threads in this process now: those named `redis-*` (I/O threads, the deadline thread).
+func clientThreadCount() -> Int {
+    let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+    return tasks.filter { task in
+        let name = (try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8)) ?? ""
+        return name.hasPrefix("redis-")
+    }.count
 }
 
 struct Outage: AsyncParsableCommand {
@@ -173,13 +238,15 @@ struct Result {
     var seconds: Double
     var histogram: Histogram<UInt64>
     var errors: Int
+    /// The client's `redis-*` threads after the run, when counted.
+    var threads: Int? = nil
 
     var json: String {
         func us(_ nanoseconds: UInt64) -> Double { Double(nanoseconds) / 1000 }
         return """
             {"ops_per_sec": \(Int(Double(operations) / seconds)), "p50_us": \(us(histogram.valueAtPercentile(50))), \
             "p99_us": \(us(histogram.valueAtPercentile(99))), "max_us": \(us(histogram.max)), \
-            "errors": \(errors), "requests": \(operations)}
+            "errors": \(errors), "requests": \(operations)\(threads.map { ", \"threads\": \($0)" } ?? "")}
             """
     }
 }
@@ -193,28 +260,37 @@ func makeClient(url: String, connections: Int, timeout: Duration) throws -> Redi
         configuration: configuration, logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
 }
 
-/// Runs `requests` calls from `concurrency` callers, each picking keys from its own seeded generator, and times
-/// each call.
+/// Runs `requests` calls from `concurrency` callers, each picking keys from its own seeded generator (or, with
+/// `sequential`, caller `c` taking keys `c`, `c + concurrency`, … so every key is called once), and times each call.
 func drive(
     concurrency: Int,
     requests: Int,
     keySpace: Int,
+    sequential: Bool = false,
     _ call: @escaping @Sendable (Int) async throws -> Void
 ) async -> Result {
     struct Caller: Sendable {
         var random: SplitMix64
+        var next: Int
         var histogram = makeHistogram()
         var errors = 0
     }
-    let perCaller = requests / concurrency
+    let perCaller = sequential ? (requests + concurrency - 1) / concurrency : requests / concurrency
     let clock = ContinuousClock()
     let start = clock.now
     let callers = CallerLoop(callers: concurrency)
     let states = await callers.run(
         callsPerCaller: perCaller,
-        state: { Caller(random: SplitMix64(seed: UInt64($0 + 1) &* 0x9E37_79B9_7F4A_7C15)) }
+        state: { Caller(random: SplitMix64(seed: UInt64($0 + 1) &* 0x9E37_79B9_7F4A_7C15), next: $0) }
     ) { caller in
-        let index = Int(caller.random.next() % UInt64(keySpace))
+        let index: Int
+        if sequential {
+            index = caller.next
+            caller.next += concurrency
+            if index >= keySpace { return }
+        } else {
+            index = Int(caller.random.next() % UInt64(keySpace))
+        }
         let began = clock.now
         do {
             try await call(index)
@@ -246,7 +322,7 @@ func nanoseconds(_ duration: Duration) -> UInt64 {
 }
 
 /// `key:000000001234`, as redis-benchmark names keys with `-r`.
-func benchmarkKey(_ index: Int) -> String {
+func benchmarkKey(_ index: Int, prefix: String = "key:") -> String {
     let digits = String(index)
-    return "key:" + String(repeating: "0", count: max(0, 12 - digits.count)) + digits
+    return prefix + String(repeating: "0", count: max(0, 12 - digits.count)) + digits
 }

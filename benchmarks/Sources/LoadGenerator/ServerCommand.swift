@@ -37,6 +37,49 @@ struct Server: AsyncParsableCommand {
     }
 }
 
+/// A local Redis Cluster for a suite's runs (3 primaries and 3 replicas on free loopback ports by default),
+/// started by the cluster harness the tests use, so `benchmarks/run cluster` sets our cluster client and
+/// `redis-benchmark --cluster` on the same nodes. Writes a JSON description once the cluster is healthy:
+/// `{"seed_url": "redis://127.0.0.1:P1,…", "seed_port": P1, "primaries": [{"shard": 0, "port": P, "tag": "tag3"}, …]}`,
+/// where each primary's `tag` is a hash tag whose slot that primary serves (keys `key:{tag3}:…` all live on it).
+/// Shuts every node down on SIGTERM or SIGINT; the harness's watchdog kills them if this process dies.
+///
+/// ```sh
+/// LoadGenerator cluster-server --info-file "$dir/cluster.json" &
+/// ```
+struct ClusterServer: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cluster-server",
+        abstract: "Start a Redis Cluster through the test harness and keep it until SIGTERM or SIGINT."
+    )
+
+    @Option(help: "Where to write the cluster's JSON description once it is healthy (the file appears whole).")
+    var infoFile: String
+    @Option(help: "Primaries (shards).") var primaries: Int = 3
+    @Option(help: "Replicas per primary.") var replicasPerPrimary: Int = 1
+
+    func run() async throws {
+        let stop = SignalWaiter([SIGTERM, SIGINT])
+        let cluster = try await RedisCluster.start(primaries: primaries, replicasPerPrimary: replicasPerPrimary)
+        do {
+            var primaries: [String] = []
+            for shard in 0..<cluster.shardCount {
+                let primary = try await cluster.primary(ofShard: shard)
+                let tag = try await cluster.keys(inShard: shard, count: 1, prefix: "tag")[0]
+                primaries.append(#"{"shard": \#(shard), "port": \#(primary.port), "tag": "\#(tag)"}"#)
+            }
+            let info =
+                #"{"seed_url": "\#(cluster.seedURL)", "seed_port": \#(cluster.nodes[0].port), "primaries": [\#(primaries.joined(separator: ", "))]}"#
+            try info.write(toFile: infoFile, atomically: true, encoding: .utf8)
+        } catch {
+            await cluster.shutdown()
+            throw error
+        }
+        await stop.wait()
+        await cluster.shutdown()
+    }
+}
+
 /// Turns the first of some signals into the end of a wait.
 private final class SignalWaiter: Sendable {
     // DispatchSource is thread-safe; the array is written only in init.
