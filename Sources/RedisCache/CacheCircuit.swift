@@ -5,8 +5,9 @@ import Resilience
 /// A narrow view: the breaker's lifecycle and its permits belong to the cache, so they are not reachable here.
 ///
 /// Over a cluster the cache has one breaker per shard, and this view speaks for all of them: the state and metrics
-/// are those of the shard in the worst state, the event stream carries every shard's transitions (each event's
-/// `breakerName` ends in its shard), and forcing or resetting applies to every shard known at the time.
+/// are those of the shard in the worst state, the event streams carry every shard's transitions
+/// (``makeShardEventStream()`` with the shard of each), and forcing or resetting applies to every shard known at
+/// the time.
 ///
 /// ```swift
 /// cache.circuit.forceOpen(reason: "redis maintenance", until: .now.advanced(by: .seconds(600)))
@@ -30,22 +31,22 @@ public struct CacheCircuit: Sendable {
     }
 
     /// A new stream of every transition from now on, in order per breaker; it finishes when the cache's
-    /// ``ResilientCache/run()`` returns. Over a cluster, shards that appear later are not in it.
+    /// ``ResilientCache/run()`` returns. Over a cluster it carries every shard's transitions, also of shards the
+    /// cache meets later; ``makeShardEventStream()`` says which shard each one is of.
     public func makeEventStream() -> AsyncStream<CircuitBreakerEvent> {
-        let breakers = self.breakers
-        if breakers.count == 1 { return breakers[0].makeEventStream() }
-        let (stream, continuation) = AsyncStream<CircuitBreakerEvent>.makeStream()
-        let streams = breakers.map { $0.makeEventStream() }
-        let forwarding = Task {
-            await withTaskGroup(of: Void.self) { group in
-                for events in streams {
-                    group.addTask { for await event in events { continuation.yield(event) } }
-                }
-            }
-            continuation.finish()
-        }
-        continuation.onTermination = { _ in forwarding.cancel() }
-        return stream
+        units.isSharded ? units.events.makeStream() : units.all[0].breaker.makeEventStream()
+    }
+
+    /// ``makeEventStream()`` with each event's shard: `nil` over a single backend; over a cluster the shard's id
+    /// (the `shard` label of the metrics), or `"unassigned"` for keys whose shard was not known yet.
+    ///
+    /// ```swift
+    /// for await change in cache.circuit.makeShardEventStream() {
+    ///     logger.warning("shard \(change.shard ?? "-"): \(change.event.from) -> \(change.event.to)")
+    /// }
+    /// ```
+    public func makeShardEventStream() -> AsyncStream<CacheCircuitEvent> {
+        units.events.makeShardStream()
     }
 
     /// Forces the circuit OPEN: every call degrades without touching the backend, and the cache does not probe,
@@ -64,4 +65,11 @@ public struct CacheCircuit: Sendable {
     public func reset() {
         for breaker in breakers { breaker.reset() }
     }
+}
+
+/// A transition of one of a cache's breakers, and whose it is.
+public struct CacheCircuitEvent: Sendable {
+    /// `nil` over a single backend; over a cluster the shard's id, or `"unassigned"`.
+    public let shard: String?
+    public let event: CircuitBreakerEvent
 }

@@ -34,7 +34,7 @@ extension ResilientCache: Service {
             await withTaskGroup(of: Void.self) { group in
                 if let run = self.ownedClient?.run { group.addTask { await run() } }
                 // Every recovery unit's breaker timers and loop; over a cluster, a shard seen later joins here.
-                for await unit in self.units.running() {
+                for await unit in self.units.watch() {
                     group.addTask { await unit.breaker.run() }
                     group.addTask { await unit.run() }
                     if unit.journal.isDurable { group.addTask { await unit.journal.runDurableWriter() } }

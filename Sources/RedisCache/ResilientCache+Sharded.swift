@@ -68,6 +68,7 @@ extension ResilientCache {
         }
         let instruments = CacheInstruments(name: configuration.name, factory: metricsFactory)
         let name = "cache:\(configuration.name)"
+        let events = CircuitEventHub()
         let unitSettings = unitConfiguration
         let makeUnit = { @Sendable (label: String, shardBackend: any CacheBackend) -> Recovery in
             Recovery(
@@ -77,12 +78,14 @@ extension ResilientCache {
                 configuration: unitSettings,
                 time: time,
                 logger: logger,
-                instruments: instruments.unit(shard: label)
+                instruments: instruments.unit(shard: label),
+                events: events
             )
         }
         let units = RecoveryUnits(
             sharded: backend,
             unassigned: makeUnit(RecoveryUnits.unassignedLabel, backend.unsharded),
+            events: events,
             makeUnit: { id in makeUnit(String(id), backend.backend(forShard: id)) }
         )
         self.init(

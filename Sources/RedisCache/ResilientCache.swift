@@ -171,16 +171,18 @@ public final class ResilientCache: Sendable {
         ownedClient: OwnedClient?
     ) {
         let instruments = CacheInstruments(name: configuration.name, factory: metricsFactory)
+        let events = CircuitEventHub()
         let recovery = Recovery(
             name: "cache:\(configuration.name)",
             backend: backend,
             configuration: configuration,
             time: time,
             logger: logger,
-            instruments: instruments.unit(shard: nil)
+            instruments: instruments.unit(shard: nil),
+            events: events
         )
         self.init(
-            units: RecoveryUnits(single: recovery),
+            units: RecoveryUnits(single: recovery, events: events),
             configuration: configuration,
             time: time,
             logger: logger,

@@ -169,6 +169,28 @@ struct ShardedCacheTests {
         await running.value
     }
 
+    @Test func anEventStreamTakenBeforeAnyShardWasKnownReportsEachShardsTransitions() async throws {
+        let backend = ShardedTestBackend(count: 3)
+        let cache = makeCache(backend)
+        let running = Task { await cache.run() }
+        let events = cache.circuit.makeShardEventStream()
+        let plain = cache.circuit.makeEventStream()
+        backend.shard(1).faults = .down
+        for _ in 0..<3 { _ = try await cache.get(key(1, "e")) }
+        #expect(try await cache.get(key(0, "e")) == nil)
+        var iterator = events.makeAsyncIterator()
+        let first = await iterator.next()
+        #expect(first?.shard == "1")
+        #expect(first?.event.to == .open)
+        var plainIterator = plain.makeAsyncIterator()
+        #expect(await plainIterator.next()?.to == .open)
+        cache.shutdown()
+        await running.value
+        // Both streams finish when run() returns.
+        while await iterator.next() != nil {}
+        while await plainIterator.next() != nil {}
+    }
+
     @Test func shutdownReplaysEveryShardsJournal() async throws {
         let backend = ShardedTestBackend(count: 3)
         let cache = makeCache(backend)

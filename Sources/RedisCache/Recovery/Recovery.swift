@@ -65,7 +65,8 @@ final class Recovery: Sendable {
         configuration: ResilientCacheConfiguration,
         time: TimeSource,
         logger: Logger,
-        instruments: UnitInstruments
+        instruments: UnitInstruments,
+        events: CircuitEventHub? = nil
     ) {
         self.backend = backend
         self.shard = shard
@@ -91,6 +92,7 @@ final class Recovery: Sendable {
             randomNumberGenerator: SystemRandomNumberGenerator(),
             onTransition: { event in
                 instruments.transition(event)
+                events?.publish(event, shard: shard)
                 wake.signal()
             }
         )

@@ -17,22 +17,32 @@ final class RecoveryUnits: Sendable {
     private let unassigned: Recovery?
     private let makeUnit: @Sendable (Int) -> Recovery
     private let state = Mutex(State())
+    /// Every unit's transitions, for ``CacheCircuit``'s streams; the units publish to it.
+    let events: CircuitEventHub
 
     private struct State {
         var byShard: [Int: Recovery] = [:]
-        /// Told of every unit made while ``run(_:)`` runs.
-        var running: AsyncStream<Recovery>.Continuation?
+        /// Told of every unit made from now on: ``ResilientCache/run()``'s, and each circuit event stream's.
+        var watchers: [Int: AsyncStream<Recovery>.Continuation] = [:]
+        var nextWatcher = 0
         var stopped = false
     }
 
-    init(single: Recovery) {
+    init(single: Recovery, events: CircuitEventHub) {
+        self.events = events
         self.single = single
         self.sharded = nil
         self.unassigned = nil
         self.makeUnit = { _ in single }
     }
 
-    init(sharded: any ShardedCacheBackend, unassigned: Recovery, makeUnit: @escaping @Sendable (Int) -> Recovery) {
+    init(
+        sharded: any ShardedCacheBackend,
+        unassigned: Recovery,
+        events: CircuitEventHub,
+        makeUnit: @escaping @Sendable (Int) -> Recovery
+    ) {
+        self.events = events
         self.single = nil
         self.sharded = sharded
         self.unassigned = unassigned
@@ -68,7 +78,7 @@ final class RecoveryUnits: Sendable {
                 unit.stop()
                 unit.breaker.shutdown()
             } else {
-                state.running?.yield(unit)
+                for watcher in state.watchers.values { watcher.yield(unit) }
             }
             return unit
         }
@@ -127,16 +137,22 @@ final class RecoveryUnits: Sendable {
         return [unassigned!] + shards
     }
 
-    /// The units to run: those made so far, then each one made later, until ``stopAll()``.
-    func running() -> AsyncStream<Recovery> {
+    /// Every unit: those made so far, then each one made later, until ``stopAll()`` (or the consumer stops).
+    func watch() -> AsyncStream<Recovery> {
         let (stream, continuation) = AsyncStream<Recovery>.makeStream()
-        let existing = state.withLock { state -> [Recovery] in
-            if state.stopped {
-                continuation.finish()
-                return []
-            }
-            state.running = continuation
-            return state.byShard.sorted { $0.key < $1.key }.map(\.value)
+        let registered = state.withLock { state -> (id: Int, existing: [Recovery])? in
+            if state.stopped { return nil }
+            let id = state.nextWatcher
+            state.nextWatcher += 1
+            state.watchers[id] = continuation
+            return (id, state.byShard.sorted { $0.key < $1.key }.map(\.value))
+        }
+        guard let (id, existing) = registered else {
+            continuation.finish()
+            return stream
+        }
+        continuation.onTermination = { [weak self] _ in
+            _ = self?.state.withLock { $0.watchers.removeValue(forKey: id) }
         }
         for unit in ([single, unassigned].compactMap { $0 } + existing) { continuation.yield(unit) }
         return stream
@@ -144,12 +160,14 @@ final class RecoveryUnits: Sendable {
 
     /// Stops every unit's loop and breaker, and any unit made from now on.
     func stopAll() {
-        let units = state.withLock { state -> [Recovery] in
+        let (units, watchers) = state.withLock { state in
             state.stopped = true
-            state.running?.finish()
-            state.running = nil
-            return Array(state.byShard.values)
+            defer { state.watchers = [:] }
+            return (Array(state.byShard.values), Array(state.watchers.values))
         }
+        // Outside the lock: finishing a stream runs its termination handler, which takes the lock.
+        for watcher in watchers { watcher.finish() }
+        events.finish()
         for unit in [single, unassigned].compactMap({ $0 }) + units {
             unit.stop()
             unit.breaker.shutdown()
