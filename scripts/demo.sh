@@ -6,6 +6,7 @@
 #   ./scripts/demo.sh --duration 30s --plot demo.svg   # and a timeline picture
 #   ./scripts/demo.sh --json > run.jsonl               # one JSON object per second
 #   ./scripts/demo.sh --redis redis://127.0.0.1:6379   # your Redis; stop it yourself to see the outage
+#   ./scripts/demo.sh --cluster                        # its own Redis Cluster; shard primaries killed and hung
 #
 # Installs what is missing (bootstrap.sh), builds the release binary, then runs it with the arguments given.
 # Paths in the arguments are relative to where you run the script from. Build output goes to stderr, so

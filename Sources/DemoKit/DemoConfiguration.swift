@@ -2,7 +2,8 @@ import RedisCache
 import Resilience
 import _LoadKit
 
-/// Everything a demo run needs: the load, the simulated origin, the cache's deadlines and the faults.
+/// Everything a demo run needs: the load, the simulated origin, the cache's deadlines, the Redis (one server or a
+/// cluster) and the faults.
 ///
 /// ```swift
 /// var configuration = DemoConfiguration()
@@ -30,7 +31,21 @@ package struct DemoConfiguration: Sendable {
     package var reportInterval: Duration
     /// A Redis to use instead of starting one (`redis://…`, `unix://…`); then no faults are injected.
     package var redisURL: String?
-    /// The faults injected into the embedded server; must be empty with ``redisURL``.
+    /// Run against a Redis Cluster the demo starts itself (``clusterShards`` primaries with one replica each,
+    /// ``clusterNodeTimeout``) instead of one redis-server: the cache gets a breaker, a journal and a recovery loop
+    /// per shard, and the schedule may kill or hang a shard's primary.
+    package var cluster: Bool
+    /// A Redis Cluster to use instead of starting one (`redis://host1:port1,host2:port2,…`); then no faults are
+    /// injected.
+    package var redisClusterURL: String?
+    /// How many shards (primaries) the demo's own cluster has, each with one replica. 3, the fewest
+    /// `redis-cli --cluster create` accepts.
+    package var clusterShards: Int
+    /// The `cluster-node-timeout` of the demo's own cluster: a primary unreachable for longer is failed over
+    /// (its replica promoted, about two to three times this after the fault). Default 1 s.
+    package var clusterNodeTimeout: Duration
+    /// The faults injected into the embedded server or cluster; must be empty with ``redisURL`` or
+    /// ``redisClusterURL``.
     package var faults: FaultSchedule
     /// TTL of the values the workload stores. Default 60 s.
     package var valueTTL: Duration
@@ -48,10 +63,17 @@ package struct DemoConfiguration: Sendable {
         deadlineMargin = .milliseconds(100)
         reportInterval = .seconds(1)
         redisURL = nil
+        cluster = false
+        redisClusterURL = nil
+        clusterShards = 3
+        clusterNodeTimeout = .seconds(1)
         faults = .standard(for: .seconds(30))
         valueTTL = .seconds(60)
         mix = OperationMix()
     }
+
+    /// Whether the run is against a Redis Cluster: the demo's own (``cluster``) or a user's (``redisClusterURL``).
+    package var isCluster: Bool { cluster || redisClusterURL != nil }
 
     /// The longest a cache call may take, origin time excluded: ``commandTimeout`` + ``deadlineMargin``.
     package var callDeadline: Duration { commandTimeout + deadlineMargin }
@@ -75,6 +97,17 @@ package struct DemoConfiguration: Sendable {
         try check(openDuration >= .milliseconds(10), "--open-duration must be at least 10ms")
         try check(deadlineMargin >= .zero, "--deadline-margin must not be negative")
         try check(reportInterval >= .milliseconds(100), "the report interval must be at least 100ms")
+        let targets = [redisURL != nil, cluster, redisClusterURL != nil].filter { $0 }.count
+        try check(targets <= 1, "--redis, --cluster and --redis-cluster exclude one another: give at most one")
+        try check(clusterShards >= 3, "a cluster needs at least 3 shards, got \(clusterShards)")
+        try check(clusterNodeTimeout >= .milliseconds(100), "the cluster node timeout must be at least 100ms")
+        if redisClusterURL != nil {
+            try check(
+                faults.entries.isEmpty,
+                "--faults needs the cluster the demo starts itself (--cluster); with --redis-cluster, inject faults "
+                    + "by hand (e.g. docker compose stop redis-node-1, then docker compose start redis-node-1)"
+            )
+        }
         if redisURL != nil {
             try check(
                 faults.entries.isEmpty,
@@ -83,7 +116,7 @@ package struct DemoConfiguration: Sendable {
             )
         }
         do {
-            try faults.validate(duration: duration)
+            try faults.validate(duration: duration, shards: isCluster ? clusterShards : nil)
         } catch {
             throw ValidationError(message: "--faults: \(error.message)")
         }

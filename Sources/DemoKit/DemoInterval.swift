@@ -46,8 +46,13 @@ package struct DemoInterval: Sendable {
     /// Reads answered as misses because the cache degraded them; part of ``degraded``.
     package var degradedReads: Int
 
+    /// Over a cluster, each shard's breaker, journal and reads at the end of the interval (`unassigned` while the
+    /// cache had keys of no known shard); empty for one server.
+    package var shards: [ShardInterval] = []
+
     /// One JSON object: `t`, `ops_per_sec`, `hits`, `misses`, `degraded`, `escaped_errors`, `p50_us`, `p99_us`,
-    /// `max_us`, `origin_calls`, `state`, `journal`, `fault` and a few more.
+    /// `max_us`, `origin_calls`, `state`, `journal`, `fault` and a few more; over a cluster, `shards`: an array of
+    /// ``ShardInterval/json`` objects.
     package var json: String {
         var object = JSONLine()
         object.add("type", "interval")
@@ -68,6 +73,41 @@ package struct DemoInterval: Sendable {
         object.add("state", state.name)
         object.add("journal", journal)
         object.add("fault", fault)
+        if !shards.isEmpty {
+            object.addRaw("shards", JSONLine.array(shards.map(\.json)))
+        }
+        return object.line
+    }
+}
+
+/// One shard of a cluster during one report interval.
+package struct ShardInterval: Sendable, Hashable {
+    /// The shard's id as the cache labels it: `"0"`, `"1"`…, or `"unassigned"` for keys of no known shard.
+    package var shard: String
+    /// Its breaker's state at the end of the interval.
+    package var state: CircuitBreakerState
+    /// Invalidations waiting in its journal.
+    package var journal: Int
+    /// The interval's reads of keys this shard serves.
+    package var reads: ShardReads
+
+    package init(shard: String, state: CircuitBreakerState, journal: Int, reads: ShardReads = ShardReads()) {
+        self.shard = shard
+        self.state = state
+        self.journal = journal
+        self.reads = reads
+    }
+
+    /// `{"shard":"1","state":"open","journal":12,"reads":…,"hits":…,"degraded_reads":…,"hit_rate":…}`.
+    package var json: String {
+        var object = JSONLine()
+        object.add("shard", shard)
+        object.add("state", state.name)
+        object.add("journal", journal)
+        object.add("reads", reads.reads)
+        object.add("hits", reads.hits)
+        object.add("degraded_reads", reads.degraded)
+        object.add("hit_rate", reads.hitRate ?? .nan, digits: 4)
         return object.line
     }
 }

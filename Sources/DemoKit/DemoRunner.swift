@@ -31,32 +31,61 @@ package struct DemoRunner: Sendable {
     /// Starts the redis-server the demo runs against when ``DemoConfiguration/redisURL`` is not set; the argument
     /// says whether the schedule needs a fault proxy in front of it.
     package let startServer: @Sendable (_ proxy: Bool) async throws -> any FaultTarget
+    /// Starts the Redis Cluster the demo runs against with ``DemoConfiguration/cluster``; `nil` when the embedder
+    /// has no cluster to offer.
+    package let startCluster: (@Sendable (_ configuration: DemoConfiguration) async throws -> StartedCluster)?
 
     /// - Parameters:
     ///   - configuration: the run; it is validated by ``run()``.
     ///   - reporter: where the live report goes.
     ///   - logger: for the cache and the client; silent by default, the reporter already shows transitions.
+    ///   - startCluster: starts the cluster for ``DemoConfiguration/cluster`` (with
+    ///     ``DemoConfiguration/clusterShards`` primaries, one replica each, ``DemoConfiguration/clusterNodeTimeout``);
+    ///     it must take the shard faults. Not called otherwise.
     ///   - startServer: starts the server the demo injects its faults into (with a fault proxy in front of it
-    ///     when its argument is `true`); it needs `DEBUG` enabled for `sleep`. Not called with a `redisURL`.
+    ///     when its argument is `true`); it needs `DEBUG` enabled for `sleep`. Not called with a `redisURL` or a
+    ///     cluster.
     package init(
         configuration: DemoConfiguration,
         reporter: any DemoReporter = SilentReport(),
         logger: Logger = Logger(label: "resilient-cache-demo", factory: { _ in SwiftLogNoOpLogHandler() }),
+        startCluster: (@Sendable (_ configuration: DemoConfiguration) async throws -> StartedCluster)? = nil,
         startServer: @escaping @Sendable (_ proxy: Bool) async throws -> any FaultTarget
     ) {
         self.configuration = configuration
         self.reporter = reporter
         self.logger = logger
+        self.startCluster = startCluster
         self.startServer = startServer
+    }
+
+    /// A Redis Cluster started for the demo: what the faults are applied to, and where the cache connects.
+    package struct StartedCluster: Sendable {
+        /// Takes the shard faults (`kill-shard 1`…) and the whole-cluster ones; shut down at the end of the run.
+        package var target: any FaultTarget
+        /// `redis://host1:port1,host2:port2,…`: every node, so the client finds the cluster whichever node is down.
+        package var seedURL: String
+
+        package init(target: any FaultTarget, seedURL: String) {
+            self.target = target
+            self.seedURL = seedURL
+        }
+    }
+
+    /// A cluster run without a way to start a cluster.
+    package struct NoClusterError: Error, CustomStringConvertible {
+        package var description: String { "this build of the demo cannot start a Redis Cluster" }
     }
 
     /// Runs the demo to its end (or until cancelled) and returns what happened.
     ///
     /// - Throws: ``DemoConfiguration/ValidationError`` for a bad configuration, `RedisClientError` for a malformed
-    ///   `--redis` URL, and what ``startServer`` throws when the embedded redis-server cannot start. Nothing that
-    ///   happens to Redis during the run throws: that is what the run demonstrates.
+    ///   `--redis` or `--redis-cluster` URL, and what ``startServer`` or ``startCluster`` throws when the embedded
+    ///   Redis cannot start (whatever it started is shut down first). Nothing that happens to Redis during the
+    ///   run throws: that is what the run demonstrates.
     package func run() async throws -> DemoResult {
         try configuration.validate()
+        if configuration.isCluster { return try await runOnCluster() }
         var clientConfiguration: RedisClientConfiguration
         var server: (any FaultTarget)?
         let redis: String
@@ -72,14 +101,79 @@ package struct DemoRunner: Sendable {
         clientConfiguration.commandTimeout = configuration.commandTimeout
         clientConfiguration.connectTimeout = configuration.commandTimeout
         // The one-object form a service uses: the cache owns its client, and its run() closes it.
-        let cache = try ResilientCache(
-            redis: clientConfiguration, configuration: configuration.cacheConfiguration, logger: logger)
-        let result = await run(cache: cache, server: server, redis: redis)
+        let cache: ResilientCache
+        do {
+            cache = try ResilientCache(
+                redis: clientConfiguration, configuration: configuration.cacheConfiguration, logger: logger)
+        } catch {
+            await server?.shutdown()
+            throw error
+        }
+        let result = await run(cache: cache, server: server, redis: redis, shardMap: nil)
         await server?.shutdown()
         return result
     }
 
-    private func run(cache: ResilientCache, server: (any FaultTarget)?, redis: String) async -> DemoResult {
+    /// ``run()`` over a Redis Cluster: the demo's own (started here, shut down however the run ends) or the
+    /// user's.
+    private func runOnCluster() async throws -> DemoResult {
+        var cluster: StartedCluster?
+        do {
+            var clusterConfiguration: RedisClusterConfiguration
+            let redis: String
+            if let url = configuration.redisClusterURL {
+                clusterConfiguration = try RedisClusterConfiguration(url: url)
+                redis =
+                    "Redis Cluster with seeds \(clusterConfiguration.seeds.map(\.description).joined(separator: ", ")) "
+                    + "(yours; the demo only touches keys under resilient-cache-demo:)"
+            } else {
+                guard let startCluster else { throw NoClusterError() }
+                let started = try await startCluster(configuration)
+                cluster = started
+                clusterConfiguration = try RedisClusterConfiguration(url: started.seedURL)
+                redis = "\(started.target), started by the demo (stopped at exit)"
+            }
+            clusterConfiguration.node.commandTimeout = configuration.commandTimeout
+            clusterConfiguration.node.connectTimeout = configuration.commandTimeout
+            let shardMap = await learnShards(clusterConfiguration)
+            // The one-object form a service uses: the cache owns its cluster client, and its run() closes it.
+            let cache = try ResilientCache(
+                cluster: clusterConfiguration, configuration: configuration.cacheConfiguration, logger: logger)
+            let result = await run(cache: cache, server: cluster?.target, redis: redis, shardMap: shardMap)
+            await cluster?.target.shutdown()
+            return result
+        } catch {
+            await cluster?.target.shutdown()
+            throw error
+        }
+    }
+
+    /// Which shard serves each key, from a short-lived client of the cluster; `nil` when no node answers (the
+    /// run then goes on without per-shard read figures).
+    private func learnShards(_ configuration: RedisClusterConfiguration) async -> ShardMap? {
+        guard let client = try? RedisClusterClient(configuration: configuration, logger: logger) else { return nil }
+        let shards: [RedisClusterShard]
+        do {
+            try await client.refreshTopology()
+            shards = client.shards
+        } catch {
+            logger.warning(
+                "the cluster's topology is unknown: reads are not counted per shard",
+                metadata: [
+                    "error": "\(error)"
+                ])
+            shards = []
+        }
+        await client.close()
+        return shards.isEmpty ? nil : ShardMap(shards: shards)
+    }
+
+    private func run(
+        cache: ResilientCache,
+        server: (any FaultTarget)?,
+        redis: String,
+        shardMap: ShardMap?
+    ) async -> DemoResult {
         let configuration = self.configuration
         let reporter = self.reporter
         reporter.begin(configuration: configuration, redis: redis)
@@ -87,21 +181,29 @@ package struct DemoRunner: Sendable {
         let clock = ContinuousClock()
         let epoch = clock.now
         let timeline = BreakerTimeline()
-        let events = cache.circuit.makeEventStream()
-        let following = Task {
-            await timeline.follow(
-                events,
-                epoch: epoch,
-                lastFailure: {
-                    cache.circuit.metrics.recentFailures.last.map { failure in
-                        failure.kind == .failure ? failure.message : "\(failure.kind): \(failure.message)"
-                    }
-                },
-                onTransition: { reporter.event(.transition($0)) }
-            )
+        let shardTimeline = ShardTimeline()
+        let following: Task<Void, Never>
+        if configuration.isCluster {
+            following = Task {
+                await shardTimeline.follow({ cache.health() }, epoch: epoch) { reporter.event(.transition($0)) }
+            }
+        } else {
+            let events = cache.circuit.makeEventStream()
+            following = Task {
+                await timeline.follow(
+                    events,
+                    epoch: epoch,
+                    lastFailure: {
+                        cache.circuit.metrics.recentFailures.last.map { failure in
+                            failure.kind == .failure ? failure.message : "\(failure.kind): \(failure.message)"
+                        }
+                    },
+                    onTransition: { reporter.event(.transition($0)) }
+                )
+            }
         }
         let maintaining = Task { await cache.run() }
-        let workload = DemoWorkload(cache: cache, configuration: configuration, epoch: epoch)
+        let workload = DemoWorkload(cache: cache, configuration: configuration, epoch: epoch, shardMap: shardMap)
         // Unstructured on purpose: cancelling the run must not cancel calls mid-flight (their cancellation
         // would look like errors); the callers stop after their current call instead.
         let working = Task { await workload.run() }
@@ -160,11 +262,13 @@ package struct DemoRunner: Sendable {
         // A DEBUG SLEEP or CLIENT PAUSE still running ends on its own; an interrupted run does not wait for it.
         if interrupted { injector?.cancelLasting() }
         await injector?.waitForLasting()
-        if configuration.redisURL != nil {
+        if configuration.redisURL != nil || configuration.redisClusterURL != nil {
             // Leave the user's Redis as it was: remove the demo's keys (journaled if Redis is down right now).
             _ = try? await cache.invalidate(pattern: "*")
         }
         let final = cache.metrics
+        // The shards' poller stops with the run; the breaker's event stream ends when the cache's run() does.
+        if configuration.isCluster { following.cancel() }
         cache.shutdown()
         await maintaining.value
         await following.value
@@ -175,7 +279,7 @@ package struct DemoRunner: Sendable {
             elapsed: elapsed,
             interrupted: interrupted,
             intervals: intervals,
-            transitions: timeline.recorded,
+            transitions: configuration.isCluster ? shardTimeline.recorded.sorted { $0.at < $1.at } : timeline.recorded,
             faults: injector?.events ?? [],
             totals: sampler.totals(final: final),
             incidents: workload.recordedIncidents.map { incident in
@@ -222,8 +326,25 @@ struct IntervalSampler {
             state: metrics.breaker.state,
             journal: metrics.journalSize,
             fault: fault,
-            degradedReads: degradedReads
+            degradedReads: degradedReads,
+            shards: shardIntervals(window)
         )
+    }
+
+    /// Over a cluster, each shard's state and journal now, with the window's reads of its keys.
+    private func shardIntervals(_ window: CallWindow) -> [ShardInterval] {
+        guard let shards = cache.health().shards else { return [] }
+        return shards.compactMap { health in
+            guard let label = health.shard else { return nil }
+            let reads = Int(label).flatMap { window.shardReads.indices.contains($0) ? window.shardReads[$0] : nil }
+            return ShardInterval(
+                shard: label,
+                state: CircuitBreakerState(name: health.state),
+                journal: health.journalSize,
+                reads: reads ?? ShardReads()
+            )
+        }
+        .sorted { ShardLabel.precedes($0.shard, $1.shard) }
     }
 
     /// Adds calls that finished after the last interval.
@@ -255,7 +376,8 @@ struct IntervalSampler {
             worstCacheMicroseconds: total.worstCacheTime.microseconds,
             journalAtEnd: final.journalSize,
             journalReplays: final.journalReplays - start.journalReplays,
-            stateAtEnd: final.breaker.state
+            stateAtEnd: final.breaker.state,
+            shardReads: total.shardReads
         )
     }
 }

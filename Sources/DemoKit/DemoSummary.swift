@@ -40,7 +40,15 @@ extension DemoResult {
                 + "worst \(DurationText.formatMicroseconds(totals.maxMicroseconds)) (origin included)"
         )
         row("journal", "\(totals.journalAtEnd) waiting at the end, \(totals.journalReplays) replays")
-        row("breaker", "\(totals.stateAtEnd) at the end, \(transitions.count) transitions")
+        if configuration.isCluster {
+            let shards = shardLabels.filter { Int($0) != nil }.count
+            row(
+                "breakers",
+                "\(shards) shards, \(totals.stateAtEnd) at the end (the worst of them), \(transitions.count) transitions"
+            )
+        } else {
+            row("breaker", "\(totals.stateAtEnd) at the end, \(transitions.count) transitions")
+        }
         let reactions = self.reactions
         if !reactions.isEmpty {
             lines.append("  faults")
@@ -53,6 +61,9 @@ extension DemoResult {
                         + event.action.padding(toLength: actionWidth) + "→ " + reaction.summary
                 )
             }
+        }
+        if configuration.isCluster {
+            lines += clusterLines
         }
         let failedFaults = faults.filter(\.failed)
         for fault in failedFaults {
@@ -70,6 +81,58 @@ extension DemoResult {
             )
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// Over a cluster: each shard's reads and hit rate (overall and after the last recovery), and what each
+    /// shard fault did — time to OPEN, to CLOSED again, the shard's degraded reads, the other shards' hit rate.
+    private var clusterLines: [String] {
+        var lines = ["  shards"]
+        let after = Dictionary(shardReadsAfterRecovery, uniquingKeysWith: { first, _ in first })
+        let states = intervals.last.map {
+            Dictionary($0.shards.map { ($0.shard, $0.state) }, uniquingKeysWith: { a, _ in a })
+        }
+        for label in shardLabels {
+            var text = "shard \(label)".padding(toLength: 12)
+            text += "\(states?[label] ?? .closed) at the end"
+            if let id = Int(label), totals.shardReads.indices.contains(id) {
+                let reads = totals.shardReads[id]
+                text += ", \(grouped(reads.reads)) reads, hit rate \(reads.hitRate.map(percent) ?? "-")"
+                if reads.degraded > 0 { text += ", \(grouped(reads.degraded)) degraded" }
+            }
+            if let recovered = after[label]?.hitRate {
+                text += "; after recovery \(percent(recovered))"
+            }
+            lines.append("    " + text)
+        }
+        let outages = shardOutages
+        if !outages.isEmpty {
+            lines.append("  shard faults")
+        }
+        for outage in outages {
+            let event = outage.event
+            var text =
+                "    " + (fixed(event.at.seconds, digits: 1) + "s").leftPadding(toLength: 6) + "  "
+                + event.action.padding(toLength: 15) + "shard \(outage.shard) "
+            if let opened = outage.openedAfter {
+                text += "OPEN after \(DurationText.format(opened))"
+                if let closed = outage.closedAfter {
+                    text += ", CLOSED again \(DurationText.format(closed)) after the fault"
+                    if outage.closedBeforeClearing { text += " (a replica took over)" }
+                } else {
+                    text += ", not CLOSED again before the next fault or the end"
+                }
+            } else {
+                text += "did not open"
+            }
+            lines.append(text)
+            let before = outage.healthyBefore.hitRate.map(percent) ?? "-"
+            let during = outage.healthyDuring.hitRate.map(percent) ?? "-"
+            lines.append(
+                String(repeating: " ", count: 27) + "\(grouped(outage.degradedReads)) of its reads degraded to misses; "
+                    + "the other shards' hit rate \(before) before, \(during) meanwhile"
+            )
+        }
+        return lines
     }
 
     /// The summary as one JSON object (`"type": "summary"`), the last line of `--json` output.
@@ -105,6 +168,7 @@ extension DemoResult {
                     item.add("to", transition.to.name)
                     item.add("reason", transition.reason)
                     if let lastFailure = transition.lastFailure { item.add("last_failure", lastFailure) }
+                    if let shard = transition.shard { item.add("shard", shard) }
                     return item.line
                 }
             )
@@ -116,6 +180,7 @@ extension DemoResult {
                     var item = JSONLine()
                     item.add("t", reaction.event.at.seconds, digits: 3)
                     item.add("fault", reaction.event.action)
+                    if let shard = reaction.event.shard { item.add("shard", shard) }
                     switch reaction.outcome {
                     case .opened(let after): item.add("time_to_open_s", after.seconds, digits: 3)
                     case .closed(let after): item.add("time_to_closed_s", after.seconds, digits: 3)
@@ -126,7 +191,56 @@ extension DemoResult {
                 }
             )
         )
+        if configuration.isCluster {
+            addCluster(to: &object)
+        }
         return object.line
+    }
+
+    /// `shards` (each shard's reads, hit rate, state at the end and hit rate after the last recovery) and
+    /// `shard_outages` (each shard fault: time to OPEN and to CLOSED, degraded reads, the other shards' hit rate).
+    private func addCluster(to object: inout JSONLine) {
+        let after = Dictionary(shardReadsAfterRecovery, uniquingKeysWith: { first, _ in first })
+        let last = intervals.last?.shards ?? []
+        object.addRaw(
+            "shards",
+            JSONLine.array(
+                shardLabels.map { label in
+                    var item = JSONLine()
+                    item.add("shard", label)
+                    let atEnd = last.first { $0.shard == label }
+                    item.add("state", (atEnd?.state ?? .closed).name)
+                    item.add("journal", atEnd?.journal ?? 0)
+                    if let id = Int(label), totals.shardReads.indices.contains(id) {
+                        let reads = totals.shardReads[id]
+                        item.add("reads", reads.reads)
+                        item.add("hits", reads.hits)
+                        item.add("degraded_reads", reads.degraded)
+                        item.add("hit_rate", reads.hitRate ?? .nan, digits: 4)
+                    }
+                    item.add("hit_rate_after_recovery", after[label]?.hitRate ?? .nan, digits: 4)
+                    return item.line
+                }
+            )
+        )
+        object.addRaw(
+            "shard_outages",
+            JSONLine.array(
+                shardOutages.map { outage in
+                    var item = JSONLine()
+                    item.add("t", outage.event.at.seconds, digits: 3)
+                    item.add("fault", outage.event.action)
+                    item.add("shard", outage.shard)
+                    item.add("time_to_open_s", outage.openedAfter?.seconds ?? .nan, digits: 3)
+                    item.add("time_to_closed_s", outage.closedAfter?.seconds ?? .nan, digits: 3)
+                    item.add("closed_before_cleared", outage.closedBeforeClearing)
+                    item.add("degraded_reads", outage.degradedReads)
+                    item.add("other_shards_hit_rate_before", outage.healthyBefore.hitRate ?? .nan, digits: 4)
+                    item.add("other_shards_hit_rate_during", outage.healthyDuring.hitRate ?? .nan, digits: 4)
+                    return item.line
+                }
+            )
+        )
     }
 }
 

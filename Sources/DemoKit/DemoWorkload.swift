@@ -39,6 +39,10 @@ final class DemoWorkload: Sendable {
     private let incidents = Mutex<[Incident]>([])
     private let clock = ContinuousClock()
     private let epoch: ContinuousClock.Instant
+    /// Over a cluster, which shard serves each key, to count reads per shard; `nil` otherwise.
+    private let shardMap: ShardMap?
+    /// The cache's key prefix: the shard of a key is the shard of its stored name.
+    private let namespace: String
 
     /// Fetches slower than this have the origin's time taken out of their cache part.
     private static let originCheckThreshold: Duration = .milliseconds(1)
@@ -46,7 +50,13 @@ final class DemoWorkload: Sendable {
     /// Incidents kept for the summary; the counts go on past it.
     private static let incidentCapacity = 20
 
-    init(cache: ResilientCache, configuration: DemoConfiguration, epoch: ContinuousClock.Instant) {
+    /// - Parameter shardMap: over a cluster, which shard serves each key; each read is then counted against it.
+    init(
+        cache: ResilientCache,
+        configuration: DemoConfiguration,
+        epoch: ContinuousClock.Instant,
+        shardMap: ShardMap? = nil
+    ) {
         self.cache = cache
         self.configuration = configuration
         self.distribution = KeyDistribution(keys: configuration.keys)
@@ -54,6 +64,8 @@ final class DemoWorkload: Sendable {
         self.recorders = (0..<configuration.concurrency).map { _ in CallRecorder() }
         self.callers = CallerLoop(callers: configuration.concurrency)
         self.epoch = epoch
+        self.shardMap = shardMap
+        self.namespace = configuration.cacheConfiguration.namespace
     }
 
     /// Runs the callers until ``stop()``; each finishes the call it is in, nothing is cancelled mid-call.
@@ -106,10 +118,11 @@ final class DemoWorkload: Sendable {
         let key = Self.keyName(index)
         let started = clock.now
         var escaped: (any Error)?
+        var source: FetchSource?
         do {
             switch operation {
             case .fetch:
-                _ = try await cache.fetch(key, ttl: ttl) { try await origin.load(index) }
+                source = try await cache.fetchWithSource(key, ttl: ttl) { try await origin.load(index) }.source
             case .set:
                 try await cache.set(key, origin.value(for: index), ttl: ttl)
             case .delete:
@@ -132,7 +145,12 @@ final class DemoWorkload: Sendable {
             cacheTime = latency - origin.ledger.overlap(key: index, from: started, to: ended)
         }
         let overran = cacheTime > deadline
-        recorder.record(latency: latency, cacheTime: cacheTime, overran: overran, escaped: escaped != nil)
+        var read: (shard: Int, outcome: ShardReads.Outcome)?
+        if let source, let shard = shardMap?.shard(forKey: namespace + key) {
+            read = (shard, source == .hit ? .hit : source == .computedWhileDegraded ? .degraded : .miss)
+        }
+        recorder.record(
+            latency: latency, cacheTime: cacheTime, overran: overran, escaped: escaped != nil, read: read)
         if let escaped {
             note(Incident(at: epoch.duration(to: ended), operation: operation, key: key, what: "threw \(escaped)"))
         }

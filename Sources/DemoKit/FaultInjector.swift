@@ -18,6 +18,8 @@ package struct FaultEvent: Sendable, Hashable {
     package var detail: String
     /// Set when injecting the fault failed (the run goes on).
     package var failed: Bool
+    /// The cluster shard the fault acted on (`kill-shard 1`…); `nil` for a fault of the whole server or cluster.
+    package var shard: Int? = nil
 }
 
 /// Injects a ``FaultSchedule`` into the redis-server the demo started, on time, and keeps what happened.
@@ -86,7 +88,8 @@ final class FaultInjector: Sendable {
                     action: fault.description,
                     isOnset: true,
                     detail: fault.explanation,
-                    failed: false
+                    failed: false,
+                    shard: fault.shard
                 ), inForce: { _ in Self.label(after: fault) }, onEvent: onEvent)
         }
         var failure: String?
@@ -106,7 +109,8 @@ final class FaultInjector: Sendable {
                 action: fault.description,
                 isOnset: false,
                 detail: failure,
-                failed: true
+                failed: true,
+                shard: fault.shard
             )
             publish(event, inForce: { _ in nil }, onEvent: onEvent)
         } else if !fault.isOnset {
@@ -116,7 +120,8 @@ final class FaultInjector: Sendable {
                 action: fault.description,
                 isOnset: false,
                 detail: failure ?? fault.explanation,
-                failed: failure != nil
+                failed: failure != nil,
+                shard: fault.shard
             )
             // A failed restart leaves the server down: the fault stays in force.
             publish(event, inForce: { failure == nil ? nil : $0 }, onEvent: onEvent)
@@ -172,7 +177,9 @@ final class FaultInjector: Sendable {
         case .hang: "hang"
         case .stop: "stopped"
         case .kill: "killed"
-        case .resume, .start, .proxyClear: nil
+        case .killShard(let shard): "shard \(shard) killed"
+        case .hangShard(let shard): "shard \(shard) hung"
+        case .resume, .start, .proxyClear, .resumeShard, .startShard: nil
         default: fault.description
         }
     }

@@ -71,6 +71,10 @@ package final class ConsoleReport: DemoReporter {
         if configuration.redisURL != nil {
             lines.append(
                 "faults: inject them yourself, e.g. `docker compose stop redis`, then `docker compose start redis`")
+        } else if configuration.redisClusterURL != nil {
+            lines.append(
+                "faults: inject them yourself, e.g. `docker compose stop redis-node-1`, then "
+                    + "`docker compose start redis-node-1`")
         } else {
             lines.append("faults: \(configuration.faults.entries.isEmpty ? "none" : configuration.faults.description)")
         }
@@ -85,10 +89,11 @@ package final class ConsoleReport: DemoReporter {
                 fault.failed ? "FAULT FAILED" : "fault", color: fault.isOnset || fault.failed ? .red : .green)
             line = [.init(timeColumn(fault.at) + "  "), mark, .init("  \(fault.action): \(fault.detail)")]
         case .transition(let transition):
+            let breaker = transition.shard.map { "shard \($0) breaker" } ?? "breaker"
             line = [
-                .init(timeColumn(transition.at) + "  breaker  \(transition.from) → "),
+                .init(timeColumn(transition.at) + "  \(breaker)  \(transition.from) → "),
                 .init("\(transition.to)", color: stateColor(transition.to)),
-                .init("  (\(transition.explanation))"),
+                .init(transition.explanation.isEmpty ? "" : "  (\(transition.explanation))"),
             ]
         case .note(let note):
             line = [.init(note)]
@@ -111,7 +116,8 @@ package final class ConsoleReport: DemoReporter {
     }
 
     /// The per-second line: elapsed, ops/s, hit rate, p50/p99, origin calls/s, degraded, escaped errors, breaker
-    /// state, journal size, fault in force.
+    /// state, journal size, over a cluster each shard's state (`shards 0:closed 1:open(12) 2:closed`, the journal
+    /// size in parentheses when not empty), and the fault in force.
     static func segments(_ interval: DemoInterval) -> [Segment] {
         let hitRate = interval.hitRate.map(percent) ?? "-"
         var segments: [Segment] = [
@@ -127,6 +133,12 @@ package final class ConsoleReport: DemoReporter {
             .init("  "),
             .init(interval.state.description.padding(toLength: 9), color: stateColor(interval.state)),
             .init(" journal " + grouped(interval.journal).leftPadding(toLength: 4)),
+        ]
+        if !interval.shards.isEmpty {
+            segments.append(.init("  shards"))
+            segments += shardSegments(interval.shards)
+        }
+        segments += [
             .init("  fault "),
             .init(interval.fault ?? "-", color: interval.fault == nil ? nil : .red),
         ]
@@ -134,6 +146,15 @@ package final class ConsoleReport: DemoReporter {
             segments.append(.init("  OVERRUNS \(interval.overruns)", color: .red))
         }
         return segments
+    }
+
+    /// ` 0:closed 1:open(12) 2:closed`: each shard's breaker, and its journal when it is not empty.
+    static func shardSegments(_ shards: [ShardInterval]) -> [Segment] {
+        shards.map { shard in
+            let label = shard.shard == "unassigned" ? "?" : shard.shard
+            let journal = shard.journal > 0 ? "(\(grouped(shard.journal)))" : ""
+            return .init(" \(label):\(shard.state.name)\(journal)", color: stateColor(shard.state))
+        }
     }
 
     /// The per-second line for a narrow terminal: what matters most first (state, fault, throughput, hit rate,
@@ -156,8 +177,14 @@ package final class ConsoleReport: DemoReporter {
             .init(" degraded " + short(Double(interval.degraded))),
             .init(" journal \(interval.journal)"),
         ]
+        if !interval.shards.isEmpty {
+            // The shards right after the overall state: on a narrow terminal they matter more than the rest.
+            segments.insert(contentsOf: shardSegments(interval.shards), at: 2)
+        }
         if interval.overruns > 0 {
-            segments.insert(.init(" OVERRUNS \(interval.overruns)", color: .red), at: 9)
+            segments.insert(
+                .init(" OVERRUNS \(interval.overruns)", color: .red),
+                at: interval.shards.isEmpty ? 9 : 9 + interval.shards.count)
         }
         return segments
     }
@@ -292,9 +319,10 @@ package final class JSONLinesReport: DemoReporter {
         switch event {
         case .fault(let fault): text = "\(fixed(fault.at.seconds, digits: 1))s fault \(fault.action): \(fault.detail)"
         case .transition(let transition):
+            let breaker = transition.shard.map { "shard \($0) breaker" } ?? "breaker"
             text =
-                "\(fixed(transition.at.seconds, digits: 1))s breaker \(transition.from) → \(transition.to) "
-                + "(\(transition.explanation))"
+                "\(fixed(transition.at.seconds, digits: 1))s \(breaker) \(transition.from) → \(transition.to)"
+                + (transition.explanation.isEmpty ? "" : " (\(transition.explanation))")
         case .note(let note): text = note
         }
         lock.withLock { _ in writeAll(text + "\n", to: STDERR_FILENO) }

@@ -8,9 +8,11 @@ import _LoadKit
 #endif
 
 /// Draws a run as an SVG timeline: throughput, hit rate, latency and the breaker's state over time, with the
-/// faults shaded across all panels — the outage and the recovery at a glance.
+/// faults shaded across all panels — the outage and the recovery at a glance. Over a cluster the breaker gets one
+/// lane per shard, so a dead shard shows OPEN while the others stay CLOSED.
 ///
-/// Hand-written SVG (no dependency), sized for a README: 1000 × 660, readable when scaled down.
+/// Hand-written SVG (no dependency), sized for a README: 1000 × 700 (taller by a lane per extra shard), readable
+/// when scaled down.
 ///
 /// ```swift
 /// let svg = TimelinePlot(result: result).svg
@@ -32,7 +34,9 @@ package struct TimelinePlot: Sendable {
     private static let hitRatePanel = Panel(top: 350, height: 56)
     private static let latencyPanel = Panel(top: 430, height: 150)
     private static let breakerPanel = Panel(top: 592, height: 26)
-    private static let height = 700.0
+    /// Over a cluster, one lane per shard instead of the one breaker strip.
+    private static let shardLaneHeight = 20.0
+    private static let shardLaneGap = 4.0
 
     /// The average advance of an 11 px character, for laying out legends without measuring text.
     private static let characterWidth = 6.3
@@ -60,10 +64,30 @@ package struct TimelinePlot: Sendable {
         var isDown: Bool
     }
 
+    /// The breaker's lanes: one, or over a cluster one per shard, each with its label and its transitions.
+    var lanes: [(label: String, transitions: [BreakerTransition])] {
+        guard result.configuration.isCluster else { return [("breaker", result.transitions)] }
+        let labels = result.shardLabels
+        if labels.isEmpty { return [("breaker", [])] }
+        return labels.map { ("shard \($0 == "unassigned" ? "?" : $0)", result.transitions.of(shard: $0)) }
+    }
+
+    /// The strip (or stack of shard lanes) of the breaker's states.
+    private var breakerArea: Panel {
+        let count = Double(lanes.count)
+        if count <= 1 { return Self.breakerPanel }
+        return Panel(
+            top: Self.breakerPanel.top, height: count * Self.shardLaneHeight + (count - 1) * Self.shardLaneGap)
+    }
+
+    /// The picture's height: room for the lanes, the reaction labels, the time axis and the legend.
+    private var height: Double { breakerArea.bottom + 82 }
+
     /// The SVG document.
     package var svg: String {
-        var svg = SVGBuilder(width: Self.width, height: Self.height)
-        svg.rect(x: 0, y: 0, width: Self.width, height: Self.height, fill: "#ffffff")
+        let height = self.height
+        var svg = SVGBuilder(width: Self.width, height: height)
+        svg.rect(x: 0, y: 0, width: Self.width, height: height, fill: "#ffffff")
         drawTitle(&svg)
         drawFaultBands(&svg)
         drawThroughput(&svg)
@@ -116,7 +140,7 @@ package struct TimelinePlot: Sendable {
 
     private func drawFaultBands(_ svg: inout SVGBuilder) {
         let top = Self.throughputPanel.top
-        let bottom = Self.breakerPanel.bottom
+        let bottom = breakerArea.bottom
         for period in Self.faultPeriods(result.faults, end: result.elapsed) {
             let x0 = x(period.start)
             let x1 = max(x(period.end), x0 + 1)
@@ -241,38 +265,31 @@ package struct TimelinePlot: Sendable {
     }
 
     private func drawBreaker(_ svg: inout SVGBuilder) {
-        let panel = Self.breakerPanel
-        svg.text(
-            "breaker", x: Self.left - 8, y: panel.top + panel.height / 2 + 4, size: 12, weight: "bold", anchor: "end")
-        var segments: [(start: Duration, end: Duration, state: CircuitBreakerState)] = []
-        var state = CircuitBreakerState.closed
-        var since = Duration.zero
-        for transition in result.transitions where transition.at <= result.elapsed {
-            segments.append((since, transition.at, state))
-            state = transition.to
-            since = transition.at
+        let lanes = self.lanes
+        let laneHeight = lanes.count == 1 ? Self.breakerPanel.height : Self.shardLaneHeight
+        for (index, lane) in lanes.enumerated() {
+            let top = Self.breakerPanel.top + Double(index) * (laneHeight + Self.shardLaneGap)
+            drawLane(&svg, Panel(top: top, height: laneHeight), label: lane.label, transitions: lane.transitions)
         }
-        segments.append((since, result.elapsed, state))
-        for segment in segments where segment.end > segment.start {
-            let x0 = x(segment.start)
-            let x1 = max(x(segment.end), x0 + 1)
-            svg.rect(x: x0, y: panel.top, width: x1 - x0, height: panel.height, fill: Self.stateColor(segment.state))
-            let label = segment.state.description
-            if x1 - x0 > Double(label.count) * 7.5 + 8 {
-                svg.text(
-                    label, x: (x0 + x1) / 2, y: panel.top + panel.height / 2 + 4, size: 11, weight: "bold",
-                    anchor: "middle", fill: "#ffffff")
-            }
-        }
-        svg.rect(x: Self.left, y: panel.top, width: plotWidth, height: panel.height, fill: "none", stroke: "#9ca3af")
+        let panel = breakerArea
         // How fast the breaker reacted, under the strip.
         var lastLabelEnd = -Double.infinity
+        let outages = result.shardOutages
         for reaction in result.reactions {
-            let text: String
+            var text: String
             switch reaction.outcome {
             case .opened(let after): text = "OPEN +\(DurationText.format(after))"
             case .closed(let after): text = "CLOSED +\(DurationText.format(after))"
             default: continue
+            }
+            if let shard = reaction.event.shard {
+                text = "shard \(shard) " + text
+                // A shard fails over by itself: its breaker closes again before the fault is cleared.
+                if let outage = outages.first(where: { $0.event == reaction.event }), outage.closedBeforeClearing,
+                    let closed = outage.closedAfter
+                {
+                    text += ", CLOSED +\(DurationText.format(closed))"
+                }
             }
             let start = x(reaction.event.at)
             let position = max(start, lastLabelEnd + 6)
@@ -292,14 +309,44 @@ package struct TimelinePlot: Sendable {
             ], swatches: true)
     }
 
+    /// One strip of breaker states, labelled on the left.
+    private func drawLane(
+        _ svg: inout SVGBuilder, _ panel: Panel, label: String, transitions: [BreakerTransition]
+    ) {
+        svg.text(
+            label, x: Self.left - 8, y: panel.top + panel.height / 2 + 4, size: 12, weight: "bold", anchor: "end")
+        var segments: [(start: Duration, end: Duration, state: CircuitBreakerState)] = []
+        var state = CircuitBreakerState.closed
+        var since = Duration.zero
+        for transition in transitions where transition.at <= result.elapsed {
+            segments.append((since, transition.at, state))
+            state = transition.to
+            since = transition.at
+        }
+        segments.append((since, result.elapsed, state))
+        for segment in segments where segment.end > segment.start {
+            let x0 = x(segment.start)
+            let x1 = max(x(segment.end), x0 + 1)
+            svg.rect(x: x0, y: panel.top, width: x1 - x0, height: panel.height, fill: Self.stateColor(segment.state))
+            let label = segment.state.description
+            if x1 - x0 > Double(label.count) * 7.5 + 8 {
+                svg.text(
+                    label, x: (x0 + x1) / 2, y: panel.top + panel.height / 2 + 4, size: 11, weight: "bold",
+                    anchor: "middle", fill: "#ffffff")
+            }
+        }
+        svg.rect(x: Self.left, y: panel.top, width: plotWidth, height: panel.height, fill: "none", stroke: "#9ca3af")
+    }
+
     private func drawTimeAxis(_ svg: inout SVGBuilder) {
         let step = Self.niceStep(span / 10)
         var tick = 0.0
-        let y = Self.breakerPanel.bottom + 16
+        let bottom = breakerArea.bottom
+        let y = bottom + 16
         while tick <= span + 0.0001 {
             svg.text("\(Self.compactSeconds(tick))s", x: x(tick), y: y, size: 11, anchor: "middle", fill: "#4b5563")
             svg.line(
-                x1: x(tick), y1: Self.breakerPanel.bottom, x2: x(tick), y2: Self.breakerPanel.bottom + 4,
+                x1: x(tick), y1: bottom, x2: x(tick), y2: bottom + 4,
                 stroke: "#6b7280", width: 1)
             tick += step
         }
@@ -367,6 +414,10 @@ package struct TimelinePlot: Sendable {
                 case "hang": ("Redis hung (SIGSTOP)", false)
                 case "stop": ("Redis stopped (SIGTERM)", true)
                 case "kill": ("Redis killed (SIGKILL)", true)
+                case _ where action.hasPrefix("kill-shard"):
+                    ("shard \(event.shard.map(String.init) ?? "?") primary killed (SIGKILL)", true)
+                case _ where action.hasPrefix("hang-shard"):
+                    ("shard \(event.shard.map(String.init) ?? "?") primary hung (SIGSTOP)", false)
                 case "proxy-reset", "proxy-refuse": ("network: \(action)", true)
                 case _ where action.hasPrefix("proxy-"): ("network: \(action)", false)
                 case _ where action.hasPrefix("pause"): ("Redis paused (\(action))", false)

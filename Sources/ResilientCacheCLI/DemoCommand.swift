@@ -34,6 +34,14 @@ struct DemoCommand: AsyncParsableCommand {
             fault proxy the demo then puts in front of its server, proxy-latency N (N ms each way), \
             proxy-blackhole, proxy-reset, proxy-refuse and proxy-clear; 'none' for no faults. Default for the \
             default 30 s: 6s:hang,11s:resume,17s:stop,23s:start (scaled to --duration).
+
+            With --cluster the demo starts a Redis Cluster instead (3 primaries with a replica each, \
+            cluster-node-timeout 1s) and the cache has a breaker, a journal and a recovery loop per shard; the live \
+            line shows each shard's state (and journal size when not empty). Cluster faults: kill-shard N (SIGKILL \
+            to shard N's primary; a replica is promoted after 2-3 s), start-shard N (restart it; it rejoins as a \
+            replica), hang-shard N, resume-shard N, and stop, start, kill, hang, resume, sleep N, pause N, \
+            client-kill N on every node at once; no proxy faults. Default for 30 s: \
+            6s:kill-shard 1,13s:start-shard 1,18s:hang-shard 2,24s:resume-shard 2 (scaled to --duration).
             """
     )
 
@@ -42,6 +50,18 @@ struct DemoCommand: AsyncParsableCommand {
             "Use this Redis (redis://[[user]:password@]host[:port][/db], unix:///path) instead of starting one. Inject faults by hand then, e.g. `docker compose stop redis`."
     )
     var redis: String?
+
+    @Flag(
+        help:
+            "Start a local Redis Cluster (3 primaries, 3 replicas) instead of one redis-server, and kill and hang shards' primaries."
+    )
+    var cluster = false
+
+    @Option(
+        help: ArgumentHelp(
+            "Use this Redis Cluster (redis://[[user]:password@]host1:port1,host2:port2,...) instead of starting one. Inject faults by hand then, e.g. `docker compose stop redis-node-1`.",
+            valueName: "url"))
+    var redisCluster: String?
 
     @Option(help: "Concurrent callers.")
     var concurrency: Int = 50
@@ -104,9 +124,22 @@ struct DemoCommand: AsyncParsableCommand {
             logger.logLevel = .info
         }
         let reporter: any DemoReporter = json ? JSONLinesReport() : ConsoleReport()
-        let runner = DemoRunner(configuration: configuration, reporter: reporter, logger: logger) { proxy in
-            try await RedisTestbed.start(.init(enableDebugCommand: true), proxy: proxy)
-        }
+        let runner = DemoRunner(
+            configuration: configuration,
+            reporter: reporter,
+            logger: logger,
+            startCluster: { configuration in
+                let cluster = try await RedisCluster.start(
+                    primaries: configuration.clusterShards,
+                    replicasPerPrimary: 1,
+                    nodeTimeout: configuration.clusterNodeTimeout
+                )
+                return DemoRunner.StartedCluster(target: cluster, seedURL: cluster.seedURL)
+            },
+            startServer: { proxy in
+                try await RedisTestbed.start(.init(enableDebugCommand: true), proxy: proxy)
+            }
+        )
         let running = Task { try await runner.run() }
         let trap = SignalTrap { _ in running.cancel() }
         let result: DemoResult
@@ -126,6 +159,8 @@ struct DemoCommand: AsyncParsableCommand {
     private func makeConfiguration() throws -> DemoConfiguration {
         var configuration = DemoConfiguration()
         configuration.redisURL = redis
+        configuration.cluster = cluster
+        configuration.redisClusterURL = redisCluster
         configuration.concurrency = concurrency
         configuration.keys = keys
         configuration.duration = try parse(duration, option: "--duration", unit: .seconds)
@@ -140,7 +175,7 @@ struct DemoCommand: AsyncParsableCommand {
                 throw ValidationError("--faults: \(error)")
             }
         } else {
-            configuration.faults = redis == nil ? .standard(for: configuration.duration) : .none
+            configuration.faults = FaultSchedule.default(for: configuration)
         }
         do {
             try configuration.validate()

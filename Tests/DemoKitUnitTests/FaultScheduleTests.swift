@@ -91,3 +91,62 @@ struct FaultScheduleTests {
         try short.validate(duration: .seconds(10))
     }
 }
+
+/// The shard faults of a cluster run: accepted only with a cluster, for the shards it has, in an order that makes
+/// sense; and the default schedule of `demo --cluster`.
+struct ClusterFaultScheduleTests {
+    @Test func shardFaultsNeedACluster() throws {
+        let schedule = try FaultSchedule(parsing: "2s:kill-shard 1,6s:start-shard 1")
+        #expect {
+            try schedule.validate(duration: .seconds(10))
+        } throws: { error in
+            "\(error)".contains("acts on a shard of a Redis Cluster: run the demo with --cluster")
+        }
+        try schedule.validate(duration: .seconds(10), shards: 3)
+    }
+
+    @Test(arguments: [
+        ("2s:kill-shard 3", "the cluster has shards 0 to 2, no shard 3"),
+        ("2s:start-shard 1", "no node of shard 1 was killed"),
+        ("2s:resume-shard 0", "shard 0 is not hung"),
+        ("2s:kill-shard 1,3s:kill-shard 1", "shard 1's primary was killed"),
+        ("2s:hang-shard 2,3s:kill-shard 2", "shard 2's primary is hung"),
+        ("2s:kill-shard 1,3s:stop", "while shard 1 is faulted"),
+        ("2s:stop,3s:kill-shard 0", "the whole cluster is down"),
+        ("2s:proxy-blackhole,3s:proxy-clear", "the demo's cluster has none"),
+    ])
+    func rejectsShardFaultsThatMakeNoSenseWithTheReason(text: String, reason: String) throws {
+        let schedule = try FaultSchedule(parsing: text)
+        #expect {
+            try schedule.validate(duration: .seconds(30), shards: 3)
+        } throws: { error in
+            "\(error)".contains(reason)
+        }
+    }
+
+    @Test func faultsOfTheWholeClusterAndOfSeveralShardsAtOnceAreAccepted() throws {
+        try FaultSchedule(parsing: "1s:kill-shard 0,2s:hang-shard 2,4s:start-shard 0,5s:resume-shard 2")
+            .validate(duration: .seconds(10), shards: 3)
+        try FaultSchedule(parsing: "1s:stop,3s:start,5s:hang,6s:resume,7s:sleep 1")
+            .validate(duration: .seconds(10), shards: 3)
+    }
+
+    @Test func theDefaultClusterScheduleKillsAndHangsAPrimaryAndBringsBothBack() throws {
+        let schedule = FaultSchedule.standardCluster(for: .seconds(30))
+        #expect(schedule.description == "6s:kill-shard 1,13s:start-shard 1,18s:hang-shard 2,24s:resume-shard 2")
+        try schedule.validate(duration: .seconds(30), shards: 3)
+        let short = FaultSchedule.standardCluster(for: .seconds(10))
+        #expect(short.description == "2s:kill-shard 1,4.3s:start-shard 1,6s:hang-shard 2,8s:resume-shard 2")
+        try short.validate(duration: .seconds(10), shards: 3)
+    }
+
+    @Test func eachKindOfRunGetsItsOwnDefaultSchedule() {
+        var configuration = DemoConfiguration()
+        #expect(FaultSchedule.default(for: configuration) == .standard(for: .seconds(30)))
+        configuration.cluster = true
+        #expect(FaultSchedule.default(for: configuration) == .standardCluster(for: .seconds(30)))
+        configuration.cluster = false
+        configuration.redisClusterURL = "redis://127.0.0.1:7001,127.0.0.1:7002"
+        #expect(FaultSchedule.default(for: configuration) == .none)
+    }
+}
