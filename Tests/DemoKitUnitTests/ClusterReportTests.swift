@@ -86,19 +86,19 @@ struct ClusterReportTests {
         #expect(shards[0]["hit_rate"] as? Double == 0.9667)
     }
 
-    @Test func aShardFaultIsMeasuredOnItsShardsBreaker() {
+    @Test func aShardFaultIsMeasuredOnItsShardsBreaker() throws {
         let run = scriptedRun
         #expect(run.reactions.map(\.outcome) == [.opened(after: .milliseconds(100)), .wasClosed])
-        let outage = try? #require(run.shardOutages.first)
         #expect(run.shardOutages.count == 1)
-        #expect(outage?.shard == 1)
-        #expect(outage?.openedAfter == .milliseconds(100))
-        #expect(outage?.closedAfter == .milliseconds(2600))
-        #expect(outage?.closedBeforeClearing == true)
-        #expect(outage?.degradedReads == 300)
+        let outage = try #require(run.shardOutages.first as ShardOutage?)
+        #expect(outage.shard == 1)
+        #expect(outage.openedAfter == .milliseconds(100))
+        #expect(outage.closedAfter == .milliseconds(2600))
+        #expect(outage.closedBeforeClearing == true)
+        #expect(outage.degradedReads == 300)
         // Before: the seconds 0–2 (one of them cold); during: 2–4.6 s, the healthy shards only.
-        #expect(outage?.healthyBefore == ShardReads(reads: 1200, hits: 880))
-        #expect(outage?.healthyDuring == ShardReads(reads: 1800, hits: 1740))
+        #expect(outage.healthyBefore == ShardReads(reads: 1200, hits: 880))
+        #expect(outage.healthyDuring == ShardReads(reads: 1800, hits: 1740))
         #expect(run.shardReadsAfterRecovery.map(\.shard) == ["0", "1", "2"])
         #expect(run.shardReadsAfterRecovery.allSatisfy { $0.reads.hits > 0 })
         #expect(run.breakerTransitions.map(\.to) == [.open, .halfOpen, .closed])
