@@ -326,21 +326,6 @@ extension RedisClusterClient {
         // A passed deadline still gives the node client a positive timeout: it then fails at once with TIMEOUT.
         return .nanoseconds(Int64(clamping: deadline > now ? deadline - now : 1))
     }
-
-    private func optionalBytes(_ reply: RedisReply, for command: RedisCommand) throws(RedisClientError) -> [UInt8]? {
-        switch reply {
-        case .bulkString(let bytes): return bytes
-        case .null: return nil
-        default: throw unexpected(reply, for: command)
-        }
-    }
-
-    private func unexpected(_ reply: RedisReply, for command: RedisCommand) -> RedisClientError {
-        if case .error(let serverError) = reply {
-            return RedisClientError(.serverError, serverError.message, underlying: serverError)
-        }
-        return RedisClientError(.unexpectedReply, "unexpected reply to \(command): \(reply)")
-    }
 }
 
 extension RedisClientError {

@@ -192,19 +192,26 @@ extension RedisClient {
         guard let value = reply.integer else { throw unexpected(reply, for: command) }
         return value
     }
+}
 
-    private func optionalBytes(_ reply: RedisReply, for command: RedisCommand) throws(RedisClientError) -> [UInt8]? {
-        switch reply {
-        case .bulkString(let bytes): return bytes
-        case .null: return nil
-        default: throw unexpected(reply, for: command)
-        }
-    }
+// Reading replies, for the single-server and the cluster commands alike.
 
-    private func unexpected(_ reply: RedisReply, for command: RedisCommand) -> RedisClientError {
-        if case .error(let serverError) = reply {
-            return RedisClientError(.serverError, serverError.message, underlying: serverError)
-        }
-        return RedisClientError(.unexpectedReply, "unexpected reply to \(command): \(reply)")
+/// The bytes of a bulk string, `nil` for a null reply.
+///
+/// - Throws: ``RedisClientError/Code/serverError`` for an error reply, ``RedisClientError/Code/unexpectedReply``
+///   for any other.
+func optionalBytes(_ reply: RedisReply, for command: RedisCommand) throws(RedisClientError) -> [UInt8]? {
+    switch reply {
+    case .bulkString(let bytes): return bytes
+    case .null: return nil
+    default: throw unexpected(reply, for: command)
     }
+}
+
+/// The error for a reply a command does not expect: the server's own error, or `UNEXPECTED_REPLY`.
+func unexpected(_ reply: RedisReply, for command: RedisCommand) -> RedisClientError {
+    if case .error(let serverError) = reply {
+        return RedisClientError(.serverError, serverError.message, underlying: serverError)
+    }
+    return RedisClientError(.unexpectedReply, "unexpected reply to \(command): \(reply)")
 }
