@@ -6,8 +6,8 @@ import Resilience
 ///
 /// Over a cluster the cache has one breaker per shard, and this view speaks for all of them: the state and metrics
 /// are those of the shard in the worst state, the event streams carry every shard's transitions
-/// (``makeShardEventStream()`` with the shard of each), and forcing or resetting applies to every shard known at
-/// the time.
+/// (``makeShardEventStream()`` with the shard of each), and forcing or resetting applies to every shard, also to
+/// shards the cache meets later.
 ///
 /// ```swift
 /// cache.circuit.forceOpen(reason: "redis maintenance", until: .now.advanced(by: .seconds(600)))
@@ -52,18 +52,18 @@ public struct CacheCircuit: Sendable {
     /// Forces the circuit OPEN: every call degrades without touching the backend, and the cache does not probe,
     /// until ``reset()`` or `until` (a maintenance window that ends by itself).
     public func forceOpen(reason: String? = nil, until: ContinuousClock.Instant? = nil) {
-        for breaker in breakers { breaker.forceOpen(reason: reason, until: until) }
+        units.force(.open(reason: reason, until: until))
     }
 
     /// Forces the circuit CLOSED: every call goes to the backend and no failure opens it, until ``reset()`` or
     /// `until`.
     public func forceClosed(reason: String? = nil, until: ContinuousClock.Instant? = nil) {
-        for breaker in breakers { breaker.forceClosed(reason: reason, until: until) }
+        units.force(.closed(reason: reason, until: until))
     }
 
     /// Back to CLOSED with fresh counts, releasing any forced state.
     public func reset() {
-        for breaker in breakers { breaker.reset() }
+        units.force(nil)
     }
 }
 

@@ -109,12 +109,28 @@ final class JournalKeeper: Sendable {
         return patterns.matches(key)
     }
 
+    /// Whether `key` itself is journaled (patterns and an overflow aside): what another shard's journal says of
+    /// a key that has moved away from it.
+    func holdsKey(_ key: String) -> Bool {
+        if size.load(ordering: .acquiring) == 0 { return false }
+        return journal.withLock { $0.keys[key] != nil }
+    }
+
     func record(key: String) {
         record({ $0.record(key: key, at: $1) }, durably: { $0.append(key: key) })
     }
 
     func record(pattern: String) {
         record({ $0.record(pattern: pattern, at: $1) }, durably: { $0.append(pattern: pattern) })
+    }
+
+    /// Fences the whole namespace until it is flushed: more writes are in doubt than could be remembered one by one.
+    func recordNamespaceInDoubt() {
+        record(
+            { journal, now in
+                journal.forceOverflow(at: now)
+                return true
+            }, durably: { _ in })
     }
 
     private func record(

@@ -45,10 +45,19 @@ public struct RedisClusterCacheBackend: ShardedCacheBackend {
     }
 
     /// One shard's calls (or, with `shard` nil, the whole cluster's).
+    ///
+    /// A shard that left the topology (a resharding moved all its slots away) is served as the whole cluster: its
+    /// unit's journal still replays, its keys going wherever they live now and its patterns walking every shard.
     struct Shard: CacheBackend {
         let cluster: RedisClusterClient
         let shard: Int?
         let scanBatchSize: Int
+
+        /// The shard, while the cluster still has it.
+        private var current: Int? {
+            guard let shard else { return nil }
+            return cluster.shards.contains { $0.id == shard } ? shard : nil
+        }
 
         func get(_ key: String) async throws(CacheError) -> [UInt8]? {
             do {
@@ -93,7 +102,7 @@ public struct RedisClusterCacheBackend: ShardedCacheBackend {
             var removed = 0
             do {
                 let batches =
-                    shard.map { cluster.scan(shard: $0, match: pattern, count: scanBatchSize) }
+                    current.map { cluster.scan(shard: $0, match: pattern, count: scanBatchSize) }
                     ?? cluster.scan(match: pattern, count: scanBatchSize)
                 for try await batch in batches {
                     let doomed = batch.filter(matches)
@@ -113,7 +122,7 @@ public struct RedisClusterCacheBackend: ShardedCacheBackend {
 
         func ping() async throws(CacheError) {
             do {
-                if let shard {
+                if let shard = current {
                     try await cluster.ping(shard: shard)
                 } else {
                     try await cluster.ping()

@@ -4,6 +4,10 @@ import Logging
 import Resilience
 
 extension ResilientCache {
+    /// ``ResilientCacheConfiguration/replicationLossWindow`` over shards unless set: 2 s, far beyond the
+    /// replication lag of a healthy link, a few moments' writes at most.
+    static let clusterReplicationLossWindow: Duration = .seconds(2)
+
     /// Creates a cache over a backend split into shards (a Redis Cluster: see ``RedisClusterCacheBackend`` and
     /// ``init(cluster:configuration:logger:metricsFactory:)``), with a circuit breaker, an invalidation journal
     /// and a recovery loop per shard.
@@ -79,7 +83,8 @@ extension ResilientCache {
                 time: time,
                 logger: logger,
                 instruments: instruments.unit(shard: label),
-                events: events
+                events: events,
+                replicationLossWindow: unitSettings.replicationLossWindow ?? Self.clusterReplicationLossWindow
             )
         }
         let units = RecoveryUnits(

@@ -179,7 +179,8 @@ public final class ResilientCache: Sendable {
             time: time,
             logger: logger,
             instruments: instruments.unit(shard: nil),
-            events: events
+            events: events,
+            replicationLossWindow: configuration.replicationLossWindow
         )
         self.init(
             units: RecoveryUnits(single: recovery, events: events),
@@ -382,6 +383,7 @@ public final class ResilientCache: Sendable {
             .set, unit, { () async throws(CacheError) in try await unit.backend.set(name, value, ttl: expiry) })
         {
         case .success:
+            unit.acknowledged(name)
             if let started { units.clear(key: name, recordedBefore: started, in: unit) }
             await forgetNotFound([name])
             return true
@@ -441,6 +443,7 @@ public final class ResilientCache: Sendable {
         }
         switch outcome {
         case .success:
+            for name in names { unit.acknowledged(name) }
             if let started { for name in names { units.clear(key: name, recordedBefore: started, in: unit) } }
             await forgetNotFound(names)
         case .degraded:
@@ -693,6 +696,7 @@ public final class ResilientCache: Sendable {
             .fetchStore, unit, { () async throws(CacheError) in try await unit.backend.set(name, value, ttl: expiry) })
         {
         case .success:
+            unit.acknowledged(name)
             if let started { units.clear(key: name, recordedBefore: started, in: unit) }
             return .computedAndStored
         case .degraded(let error):
@@ -721,15 +725,36 @@ public final class ResilientCache: Sendable {
             counters.recordFencedRead()
             return .miss
         }
-        let names = [name, notFoundName]
-        switch await unit.call({ () async throws(CacheError) -> [[UInt8]?] in try await unit.backend.get(many: names) })
-        {
-        case .success(let values):
-            if let value = values.first ?? nil {
-                countHit()
-                return .hit(value)
+        // Over a cluster the entry usually lives on another shard: each read goes through its own shard's breaker,
+        // so a dead shard never counts against a healthy one. A fenced entry (its removal journaled) is absent.
+        let markerUnit = units.unit(forKey: notFoundName)
+        let markerFenced = units.fences(notFoundName, in: markerUnit)
+        let value: Guarded<[UInt8]?>
+        let marker: Guarded<[UInt8]?>
+        if markerUnit === unit {
+            let names = [name, notFoundName]
+            switch await unit.call({ () async throws(CacheError) -> [[UInt8]?] in
+                try await unit.backend.get(many: names)
+            }) {
+            case .success(let values):
+                value = .success(values.first ?? nil)
+                marker = .success(values.count > 1 ? values[1] : nil)
+            case .degraded(let error): (value, marker) = (.degraded(error), .degraded(error))
+            case .refused(let error): throw error
             }
-            if values.count > 1, values[1] != nil {
+        } else {
+            async let markerRead = markerUnit.call { () async throws(CacheError) -> [UInt8]? in
+                try await markerUnit.backend.get(notFoundName)
+            }
+            value = await unit.call { () async throws(CacheError) -> [UInt8]? in try await unit.backend.get(name) }
+            marker = await markerRead
+        }
+        switch value {
+        case .success(let found?):
+            countHit()
+            return .hit(found)
+        case .success(nil):
+            if case .success(_?) = marker, !markerFenced {
                 countHit()
                 return .notFound
             }

@@ -18,6 +18,7 @@ extension ResilientCacheConfiguration {
     /// | `CACHE_DURABLE_JOURNAL_DIRECTORY` | `/var/lib/app/journal` | ``durableJournalDirectory`` |
     /// | `CACHE_PROBE_INTERVAL`, `CACHE_MAXIMUM_PROBE_INTERVAL`, `CACHE_PROBE_TIMEOUT` | `100ms`, `250ms`, `250ms` | recovery probing |
     /// | `CACHE_SHUTDOWN_REPLAY_TIMEOUT` | `2s` | ``shutdownReplayTimeout`` |
+    /// | `CACHE_REPLICATION_LOSS_WINDOW` | 2 s over a cluster, off otherwise | ``replicationLossWindow`` |
     /// | `CACHE_FAILURE_THRESHOLD` | `5` | ``CircuitBreakerConfiguration/failureThreshold`` |
     /// | `CACHE_SUCCESS_THRESHOLD` | `3` | ``CircuitBreakerConfiguration/successThreshold`` |
     /// | `CACHE_OPEN_DURATION` | `60s` | ``CircuitBreakerConfiguration/openDuration`` |
@@ -85,6 +86,9 @@ extension ResilientCacheConfiguration {
         maximumProbeInterval = maximumInterval
         probeInterval = interval
         if let timeout = try settings.duration(["probe", "timeout"]) { probeTimeout = timeout }
+        if let window = try settings.duration(["replication", "loss", "window"], minimumExcluded: false) {
+            replicationLossWindow = window
+        }
         if let timeout = try settings.duration(["shutdown", "replay", "timeout"], minimumExcluded: false) {
             shutdownReplayTimeout = timeout
         }

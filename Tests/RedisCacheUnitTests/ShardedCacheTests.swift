@@ -6,7 +6,13 @@ import Testing
 
 /// A cache over shards, each with its own breaker, journal and recovery loop, over the in-memory sharded backend.
 struct ShardedCacheTests {
-    func makeCache(_ backend: ShardedTestBackend, namespace: String = "t:") -> ResilientCache {
+    /// A cache whose writes are not put in doubt by a failure right after them (the tests write just before they
+    /// fail a shard), unless `replicationLossWindow` says otherwise.
+    func makeCache(
+        _ backend: ShardedTestBackend,
+        namespace: String = "t:",
+        replicationLossWindow: Duration = .zero
+    ) -> ResilientCache {
         var configuration = ResilientCacheConfiguration(
             namespace: namespace,
             breaker: CircuitBreakerConfiguration(
@@ -15,6 +21,7 @@ struct ShardedCacheTests {
         configuration.ttlJitter = 0
         configuration.probeInterval = .milliseconds(10)
         configuration.maximumProbeInterval = .milliseconds(20)
+        configuration.replicationLossWindow = replicationLossWindow
         return ResilientCache(
             sharded: backend,
             configuration: configuration,
@@ -189,6 +196,45 @@ struct ShardedCacheTests {
         // Both streams finish when run() returns.
         while await iterator.next() != nil {}
         while await plainIterator.next() != nil {}
+    }
+
+    @Test func writesAcknowledgedJustBeforeAFailureAreJournaledAsInDoubt() async throws {
+        let backend = ShardedTestBackend(count: 3)
+        var configuration = ResilientCacheConfiguration(namespace: "t:")
+        configuration.ttlJitter = 0
+        // The default over shards: 2 s.
+        #expect(configuration.replicationLossWindow == nil)
+        let cache = ResilientCache(
+            sharded: backend, configuration: configuration,
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        try await cache.set(key(1, "recent"), Array("v".utf8))
+        try await cache.set(key(2, "other shard"), Array("v".utf8))
+        // One failure on shard 1: its node may be gone with writes its replica never got.
+        backend.shard(1).faults = .down
+        _ = try await cache.get(key(1, "anything"))
+        backend.shard(1).faults = .none
+        let journals = Dictionary(
+            uniqueKeysWithValues: (cache.health().shards ?? []).map { ($0.shard ?? "?", $0.journalSize) })
+        #expect(journals["1"] == 1, "the write acknowledged a moment ago on shard 1 is in doubt")
+        #expect(journals["2"] == 0, "another shard's writes are not")
+        #expect(try await cache.get(key(1, "recent")) == nil, "fenced until replayed")
+        #expect(try await cache.get(key(2, "other shard")) == Array("v".utf8))
+    }
+
+    @Test func writesOlderThanTheReplicationLossWindowAreNotDoubted() async throws {
+        let backend = ShardedTestBackend(count: 3)
+        var configuration = ResilientCacheConfiguration(namespace: "t:")
+        configuration.replicationLossWindow = .milliseconds(50)
+        let cache = ResilientCache(
+            sharded: backend, configuration: configuration,
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        try await cache.set(key(1, "old"), Array("v".utf8))
+        try await Task.sleep(for: .milliseconds(120))
+        backend.shard(1).faults = .down
+        _ = try await cache.get(key(1, "anything"))
+        backend.shard(1).faults = .none
+        #expect(cache.metrics.journalSize == 0)
+        #expect(try await cache.get(key(1, "old")) == Array("v".utf8))
     }
 
     @Test func shutdownReplaysEveryShardsJournal() async throws {

@@ -17,14 +17,16 @@ extension RedisClusterClient: Service {
     /// task is cancelled; closes nothing. For an owner (the cache) that closes the client later itself.
     package func refreshPeriodically() async {
         let interval = configuration.topologyRefreshInterval
-        _ = await startRefresh(force: true)?.value
+        // Started, not awaited: a refresh asks node after node, and a shutdown must not wait for that (close()
+        // cancels the refresh in flight).
+        startRefresh(force: true)
         while !Task.isCancelled {
             do {
                 try await Task.sleep(for: interval)
             } catch {
                 return
             }
-            _ = await startRefresh(force: true)?.value
+            startRefresh(force: true)
         }
     }
 }
@@ -255,7 +257,7 @@ extension RedisClusterClient {
 
     private func primary(ofShard id: Int, deadline: UInt64) async throws(RedisClientError) -> Endpoint {
         if let primary = shards.first(where: { $0.id == id })?.primary { return primary }
-        try await refreshTopology()
+        try await waitForRefresh(deadline: deadline)
         guard let primary = shards.first(where: { $0.id == id })?.primary else {
             throw RedisClientError(.connectionFailed, "the cluster has no shard \(id)")
         }

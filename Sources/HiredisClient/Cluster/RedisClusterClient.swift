@@ -317,13 +317,14 @@ public final class RedisClusterClient: Sendable {
                 if let reason, !found.2 { throw reason }
                 throw RedisClientError(.connectionFailed, "no node of the cluster serves slot \(slot)")
             }
-            try await waitForDiscovery(deadline: deadline)
+            try await waitForRefresh(deadline: deadline)
             discovered = true
         }
     }
 
-    /// Waits, at most until `deadline`, for a refresh that learns the topology.
-    private func waitForDiscovery(deadline: UInt64) async throws(RedisClientError) {
+    /// Starts a refresh (or joins the one in flight) and waits for it, at most until `deadline`: a call never waits
+    /// for a topology longer than its own timeout, however many nodes the refresh has to ask.
+    func waitForRefresh(deadline: UInt64) async throws(RedisClientError) {
         guard let task = startRefresh(force: true) else {
             throw RedisClientError(.closed, "the cluster client is closed")
         }
@@ -391,9 +392,15 @@ public final class RedisClusterClient: Sendable {
             }
             guard let redirect = Redirect(error, from: endpoint) else {
                 if error.isConnectionFailure { startRefresh(force: false) }
+                if let code = error.serverError?.code, code == "MOVED" || code == "ASK" {
+                    // A redirect that cannot be followed is the cluster's fault, not the request's.
+                    throw RedisClientError(
+                        .protocolError, "unreadable \(code) redirect: \(error.message)", underlying: error.serverError)
+                }
                 throw error
             }
-            redirects += 1
+            // TRYAGAIN (a multi-key command while its slot migrates) waits until the deadline, not a budget.
+            if case .tryAgain = redirect {} else { redirects += 1 }
             guard redirects <= configuration.maximumRedirects else {
                 throw RedisClientError(
                     .tooManyRedirects,

@@ -49,6 +49,9 @@ final class Recovery: Sendable {
     let backend: any CacheBackend
     /// The shard this unit guards, for logs, metrics and health: `nil` over a single backend.
     let shard: String?
+    /// Writes acknowledged lately, journaled when the circuit opens; `nil` when
+    /// ``ResilientCacheConfiguration/replicationLossWindow`` is off.
+    let recentWrites: RecentWrites?
     private let configuration: ResilientCacheConfiguration
     private let healthCheck: (@Sendable () async throws -> Void)?
     private let flushPattern: String
@@ -66,10 +69,15 @@ final class Recovery: Sendable {
         time: TimeSource,
         logger: Logger,
         instruments: UnitInstruments,
-        events: CircuitEventHub? = nil
+        events: CircuitEventHub? = nil,
+        replicationLossWindow: Duration? = nil
     ) {
         self.backend = backend
         self.shard = shard
+        let recentWrites = replicationLossWindow.flatMap { window in
+            window > .zero ? RecentWrites(window: window, capacity: configuration.journalCapacity) : nil
+        }
+        self.recentWrites = recentWrites
         self.configuration = configuration
         self.time = time
         var logger = logger
@@ -100,6 +108,30 @@ final class Recovery: Sendable {
         instruments.failureRateChanged(0)
     }
 
+    /// Journals the writes acknowledged just before a failure: the node that acknowledged them may be gone, and
+    /// the replica that replaces it may never have received them. On the first failure, not when the circuit
+    /// opens: a failover can complete before enough calls fail to open it.
+    private func doubtRecentWrites() {
+        guard let recentWrites else { return }
+        let recent = recentWrites.take(before: time.now)
+        if recent.keys.isEmpty { return }
+        if recent.overflowed {
+            journal.recordNamespaceInDoubt()
+        } else {
+            for key in recent.keys { journal.record(key: key) }
+        }
+        logger.notice(
+            "writes acknowledged just before the outage are journaled: a replica promoted meanwhile may lack them",
+            metadata: ["keys": "\(recent.keys.count)", "namespace_in_doubt": "\(recent.overflowed)"]
+        )
+    }
+
+    /// A write the backend acknowledged (see ``recentWrites``).
+    @inline(__always)
+    func acknowledged(_ key: String) {
+        recentWrites?.note(key, at: time.now)
+    }
+
     // MARK: - Calls
 
     /// Runs one backend call under the breaker and classifies how it ended.
@@ -122,6 +154,10 @@ final class Recovery: Sendable {
             // Only failures record it here, so the success path takes no extra lock; the loop catches up with
             // successes, and with the window sliding by, on each pass.
             instruments.failureRateChanged(breaker.failureRate)
+            if classification == .failure {
+                doubtRecentWrites()
+                wake.signal()
+            }
             return .degraded(error)
         }
     }

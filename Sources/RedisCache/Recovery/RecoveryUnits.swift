@@ -20,12 +20,47 @@ final class RecoveryUnits: Sendable {
     /// Every unit's transitions, for ``CacheCircuit``'s streams; the units publish to it.
     let events: CircuitEventHub
 
+    /// The shards' units as one immutable list, handed out under the lock without copying.
+    private final class UnitList: Sendable {
+        let units: [Recovery]
+        init(_ units: [Recovery]) { self.units = units }
+    }
+
     private struct State {
-        var byShard: [Int: Recovery] = [:]
+        var byShard: [Int: Recovery] = [:] {
+            didSet { shardUnits = UnitList(byShard.sorted { $0.key < $1.key }.map(\.value)) }
+        }
+        var shardUnits = UnitList([])
         /// Told of every unit made from now on: ``ResilientCache/run()``'s, and each circuit event stream's.
         var watchers: [Int: AsyncStream<Recovery>.Continuation] = [:]
         var nextWatcher = 0
         var stopped = false
+        /// What ``CacheCircuit`` forced, for units made later too.
+        var forcing: Forcing?
+    }
+
+    /// A state an operator forced on the cache's circuit.
+    enum Forcing: Sendable {
+        case open(reason: String?, until: ContinuousClock.Instant?)
+        case closed(reason: String?, until: ContinuousClock.Instant?)
+
+        func apply(to breaker: CircuitBreaker) {
+            switch self {
+            case .open(let reason, let until): breaker.forceOpen(reason: reason, until: until)
+            case .closed(let reason, let until): breaker.forceClosed(reason: reason, until: until)
+            }
+        }
+    }
+
+    /// Forces every unit, and each one made later, into `forcing`; `nil` releases them all (a reset).
+    func force(_ forcing: Forcing?) {
+        let units = state.withLock { state in
+            state.forcing = forcing
+            return Array(state.byShard.values)
+        }
+        for unit in [single, unassigned].compactMap({ $0 }) + units {
+            if let forcing { forcing.apply(to: unit.breaker) } else { unit.breaker.reset() }
+        }
     }
 
     init(single: Recovery, events: CircuitEventHub) {
@@ -72,24 +107,34 @@ final class RecoveryUnits: Sendable {
     func unit(forShard id: Int) -> Recovery {
         state.withLock { state in
             if let unit = state.byShard[id] { return unit }
+            // Shutting down: no new unit (it would miss the final replay); the unassigned one, which has it, serves.
+            if state.stopped, let unassigned { return unassigned }
             let unit = makeUnit(id)
+            state.forcing?.apply(to: unit.breaker)
             state.byShard[id] = unit
-            if state.stopped {
-                unit.stop()
-                unit.breaker.shutdown()
-            } else {
-                for watcher in state.watchers.values { watcher.yield(unit) }
-            }
+            for watcher in state.watchers.values { watcher.yield(unit) }
             return unit
         }
     }
 
-    /// Whether a read of `name`, whose unit is `unit`, must be a miss.
+    /// Whether a read of `name`, whose unit is `unit`, must be a miss: its own shard's journal fences it, the
+    /// unassigned unit's too, and so does an entry for the key itself in any other shard's journal — the key may
+    /// have moved since (a resharding), and its old shard replays the entry wherever the key lives now. Another
+    /// shard's patterns and overflow do not fence it: a shard that is down must not turn the healthy shards' keys
+    /// into misses.
     @inline(__always)
     func fences(_ name: String, in unit: Recovery) -> Bool {
         if unit.journal.fences(name) { return true }
-        guard let unassigned, unassigned !== unit else { return false }
-        return unassigned.journal.fences(name)
+        guard let unassigned else { return false }
+        if unassigned !== unit && unassigned.journal.fences(name) { return true }
+        return othersHold(name, besides: unit)
+    }
+
+    private func othersHold(_ name: String, besides unit: Recovery) -> Bool {
+        for other in state.withLock({ $0.shardUnits }).units where other !== unit && other.journal.mayHoldEntries {
+            if other.journal.holdsKey(name) { return true }
+        }
+        return false
     }
 
     /// Whether a write to `name` in `unit` may supersede a journal entry (and so needs its start instant).
