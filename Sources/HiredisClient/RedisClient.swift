@@ -26,8 +26,9 @@ import Synchronization
 /// await client.close()
 /// ```
 ///
-/// The process must not die of `SIGPIPE` when a peer closes a socket mid-write: creating a client sets
-/// `SIGPIPE` to ignored for the process, as most servers do.
+/// The process must not die of `SIGPIPE` when a peer closes a socket mid-write: the client's own writes ask not
+/// to raise it, but OpenSSL writes with `write(2)`, so creating a client sets `SIGPIPE` to ignored for the
+/// process, as most servers do.
 public final class RedisClient: Sendable {
     public let configuration: RedisClientConfiguration
     private let pool: ConnectionPool
@@ -50,20 +51,29 @@ public final class RedisClient: Sendable {
     ///   - metricsFactory: where the `redis_*` metrics go (connections open, connects and reconnects, timeouts,
     ///     commands in flight, pipeline batch sizes); `MetricsSystem.factory` by default.
     /// - Throws: ``RedisClientError/Code/invalidConfiguration`` when `configuration` holds an invalid value (see
-    ///   ``RedisClientConfiguration/validate()``); no thread is started then.
+    ///   ``RedisClientConfiguration/validate()``) or a TLS file OpenSSL cannot use; no thread is started then.
     public convenience init(
         configuration: RedisClientConfiguration,
         logger: Logger,
         metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) throws(RedisClientError) {
         try configuration.validate()
-        self.init(validated: configuration, logger: logger, metricsFactory: metricsFactory, watchdog: nil)
+        let tlsContext = try configuration.tls.map { tls throws(RedisClientError) in try TLSContext(tls) }
+        self.init(
+            validated: configuration,
+            tlsContext: tlsContext,
+            logger: logger,
+            metricsFactory: metricsFactory,
+            watchdog: nil
+        )
     }
 
     /// A client for one node of a cluster: it enforces its deadlines on `watchdog`, shared by all the nodes and
-    /// stopped by their owner, and labels its metrics with `dimensions` (the node's address).
+    /// stopped by their owner, makes its TLS sessions from `tlsContext`, shared too, and labels its metrics with
+    /// `dimensions` (the node's address).
     init(
         validated configuration: RedisClientConfiguration,
+        tlsContext: TLSContext?,
         logger: Logger,
         metricsFactory: any MetricsFactory,
         watchdog: DeadlineWatchdog?,
@@ -77,7 +87,12 @@ public final class RedisClient: Sendable {
         self.ownsWatchdog = watchdog == nil
         let instruments = ClientInstruments(factory: metricsFactory, dimensions: dimensions)
         self.instruments = instruments
-        self.pool = ConnectionPool(configuration: configuration, logger: logger, instruments: instruments)
+        self.pool = ConnectionPool(
+            configuration: configuration,
+            tlsContext: tlsContext,
+            logger: logger,
+            instruments: instruments
+        )
     }
 
     deinit {

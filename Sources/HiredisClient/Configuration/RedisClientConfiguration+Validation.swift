@@ -18,6 +18,10 @@ extension RedisClientConfiguration {
     var problem: String? {
         if let problem = endpoint.problem { return problem }
         if let problem = authentication?.problem { return problem }
+        if let tls {
+            if case .unix = endpoint.base { return "tls is set for a Unix socket endpoint, which takes no TLS" }
+            if let problem = tls.problem { return problem }
+        }
         if database < 0 { return "database \(database) is negative" }
         if !Self.connectionCountRange.contains(connectionCount) {
             return "connectionCount \(connectionCount) is not in \(Self.connectionCountRange)"
