@@ -16,6 +16,9 @@ final class TLSSession {
     private let ssl: OpaquePointer
     private let socket: Socket
     private let peer: String
+    /// Whether the server has sent application data yet. With TLS 1.3 the client's side of the handshake ends
+    /// before the server has checked the client's certificate; until the first reply, a refusal may still come.
+    private var hasReceived = false
 
     /// Prepares a client session on `socket` that checks the certificate of `host` (or of the context's server
     /// name) and sends it as SNI when it is a name, not an address.
@@ -104,15 +107,17 @@ final class TLSSession {
     }
 
     /// The error for a failed read or write after the handshake.
+    ///
+    /// Before the server's first reply, a failure is a handshake failure: with TLS 1.3 a server that refuses the
+    /// client's certificate (or its absence) sends its alert after the client's side of the handshake, and closes
+    /// the socket, often with the first command unread, so the alert may be lost to a reset.
     private func transferError(_ code: Int32) -> RedisClientError {
-        if code == SSL_ERROR_SSL {
-            let failure = ERR_peek_error()
-            // A fatal alert from the server: with TLS 1.3 the server checks our certificate after our side of the
-            // handshake has finished, and its refusal comes with the first reply.
-            if ERR_GET_LIB(failure) == ERR_LIB_SSL && ERR_GET_REASON(failure) >= SSL_AD_REASON_OFFSET {
-                return RedisClientError(
-                    .tlsHandshakeFailed, "\(peer) refused the TLS session: \(TLSContext.lastError())")
-            }
+        if !hasReceived {
+            return RedisClientError(
+                .tlsHandshakeFailed,
+                "\(peer) ended the TLS session before its first reply (did it refuse the client certificate?): "
+                    + reason(code)
+            )
         }
         if code == SSL_ERROR_ZERO_RETURN || (code == SSL_ERROR_SYSCALL && errno == 0) {
             ERR_clear_error()
@@ -128,7 +133,10 @@ final class TLSSession {
         while true {
             ERR_clear_error()
             let count = SSL_read(ssl, buffer.baseAddress, Int32(clamping: buffer.count))
-            if count > 0 { return Int(count) }
+            if count > 0 {
+                hasReceived = true
+                return Int(count)
+            }
             let code = SSL_get_error(ssl, count)
             switch code {
             case SSL_ERROR_WANT_READ: try socket.wait(for: .readable, until: deadline)
