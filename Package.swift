@@ -106,6 +106,7 @@ let package = Package(
             name: "resilient-cache",
             dependencies: [
                 "DemoKit",
+                "HiredisClient",
                 "RedisTestSupport",
                 "_LoadKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -197,7 +198,7 @@ let package = Package(
         // Runs the demo's workload against a real redis-server with faults.
         .testTarget(
             name: "DemoKitTests",
-            dependencies: ["DemoKit", "RedisTestSupport", "Resilience", "_LoadKit"]
+            dependencies: ["DemoKit", "HiredisClient", "RedisTestSupport", "Resilience", "_LoadKit"]
         ),
         .testTarget(
             name: "RedisCacheTests",

@@ -1,3 +1,4 @@
+import HiredisClient
 import RedisCache
 import Resilience
 import _LoadKit
@@ -32,6 +33,9 @@ package struct DemoConfiguration: Sendable {
     package var redisURL: String?
     /// The faults injected into the embedded server; must be empty with ``redisURL``.
     package var faults: FaultSchedule
+    /// The client's TLS settings: for a `rediss://` ``redisURL`` (over the URL's defaults), or for an embedded
+    /// server started with TLS. `nil` keeps what the URL says.
+    package var tls: RedisClientConfiguration.TLS?
     /// TTL of the values the workload stores. Default 60 s.
     package var valueTTL: Duration
     /// The share of each kind of call.
@@ -49,6 +53,7 @@ package struct DemoConfiguration: Sendable {
         reportInterval = .seconds(1)
         redisURL = nil
         faults = .standard(for: .seconds(30))
+        tls = nil
         valueTTL = .seconds(60)
         mix = OperationMix()
     }
@@ -75,6 +80,9 @@ package struct DemoConfiguration: Sendable {
         try check(openDuration >= .milliseconds(10), "--open-duration must be at least 10ms")
         try check(deadlineMargin >= .zero, "--deadline-margin must not be negative")
         try check(reportInterval >= .milliseconds(100), "the report interval must be at least 100ms")
+        if let redisURL, tls != nil {
+            try check(redisURL.hasPrefix("rediss://"), "--tls-ca, --tls-cert and --tls-key need a rediss:// URL")
+        }
         if redisURL != nil {
             try check(
                 faults.entries.isEmpty,

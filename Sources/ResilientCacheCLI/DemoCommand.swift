@@ -1,5 +1,6 @@
 import ArgumentParser
 import DemoKit
+import HiredisClient
 import Logging
 import RedisTestSupport
 import _LoadKit
@@ -39,9 +40,21 @@ struct DemoCommand: AsyncParsableCommand {
 
     @Option(
         help:
-            "Use this Redis (redis://[[user]:password@]host[:port][/db], unix:///path) instead of starting one. Inject faults by hand then, e.g. `docker compose stop redis`."
+            "Use this Redis (redis://[[user]:password@]host[:port][/db], rediss://… for TLS, unix:///path) instead of starting one. Inject faults by hand then, e.g. `docker compose stop redis`."
     )
     var redis: String?
+
+    @Flag(help: "Start the embedded redis-server with TLS only, on certificates the demo makes (needs openssl).")
+    var tls = false
+
+    @Option(help: ArgumentHelp("With a rediss:// --redis: the CA file to trust.", valueName: "path"))
+    var tlsCA: String?
+
+    @Option(help: ArgumentHelp("With a rediss:// --redis: the client certificate, for mutual TLS.", valueName: "path"))
+    var tlsCert: String?
+
+    @Option(help: ArgumentHelp("With --tls-cert: its private key.", valueName: "path"))
+    var tlsKey: String?
 
     @Option(help: "Concurrent callers.")
     var concurrency: Int = 50
@@ -97,15 +110,23 @@ struct DemoCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let configuration = try makeConfiguration()
+        var configuration = try makeConfiguration()
         var logger = Logger(label: "resilient-cache", factory: { _ in SwiftLogNoOpLogHandler() })
         if verbose {
             logger = Logger(label: "resilient-cache", factory: { StreamLogHandler.standardError(label: $0) })
             logger.logLevel = .info
         }
         let reporter: any DemoReporter = json ? JSONLinesReport() : ConsoleReport()
-        let runner = DemoRunner(configuration: configuration, reporter: reporter, logger: logger) { proxy in
-            try await RedisTestbed.start(.init(enableDebugCommand: true), proxy: proxy)
+        var options = RedisServer.Options(enableDebugCommand: true)
+        let certificates = tls ? try await TestCertificates.generate() : nil
+        defer { certificates?.remove() }
+        if let certificates {
+            options.tls = .init(certificates: certificates)
+            configuration.tls = .init(caFile: certificates.caFile)
+        }
+        let runner = DemoRunner(configuration: configuration, reporter: reporter, logger: logger) {
+            [options] proxy in
+            try await RedisTestbed.start(options, proxy: proxy)
         }
         let running = Task { try await runner.run() }
         let trap = SignalTrap { _ in running.cancel() }
@@ -126,6 +147,14 @@ struct DemoCommand: AsyncParsableCommand {
     private func makeConfiguration() throws -> DemoConfiguration {
         var configuration = DemoConfiguration()
         configuration.redisURL = redis
+        if tls && redis != nil {
+            throw ValidationError(
+                "--tls starts the embedded server with TLS; for your own server use --redis rediss://…")
+        }
+        if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
+        if tlsCA != nil || tlsCert != nil {
+            configuration.tls = .init(caFile: tlsCA, certificateFile: tlsCert, keyFile: tlsKey)
+        }
         configuration.concurrency = concurrency
         configuration.keys = keys
         configuration.duration = try parse(duration, option: "--duration", unit: .seconds)
