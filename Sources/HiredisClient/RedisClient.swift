@@ -8,7 +8,8 @@ import Synchronization
     import Musl
 #endif
 
-/// An async Redis client over hiredis: a pool of connections with auto-pipelining and a deadline on every call.
+/// An async Redis client with hiredis as its codec: a pool of connections with auto-pipelining, TLS, and a deadline on
+/// every call.
 ///
 /// Commands from concurrent callers that land on the same connection while it is busy go out together in one
 /// write, and their replies are matched back in order. Each call waits at most its timeout (the configured
@@ -16,8 +17,8 @@ import Synchronization
 /// cancelling the calling task ends the wait at once. A connection that fails is re-established on the next
 /// call, after a capped exponential backoff when connecting itself fails.
 ///
-/// No hiredis call runs on Swift's cooperative pool: each connection has its own thread, and one more thread
-/// enforces deadlines.
+/// No socket I/O and no hiredis call runs on Swift's cooperative pool: each connection has its own thread, and one
+/// more thread enforces deadlines.
 ///
 /// ```swift
 /// let client = try RedisClient(configuration: RedisClientConfiguration(url: "redis://127.0.0.1:6380"), logger: logger)
@@ -103,14 +104,14 @@ public final class RedisClient: Sendable {
     }
 
     /// Fails every queued command with ``RedisClientError/Code/closed``, waits for the I/O threads to exit and
-    /// frees every hiredis context. Calls made afterwards fail with `closed`. Safe to call more than once.
+    /// closes every connection. Calls made afterwards fail with `closed`. Safe to call more than once.
     public func close() async {
         let alreadyClosed = state.withLock { closed in
             defer { closed = true }
             return closed
         }
         if alreadyClosed { return }
-        // Joining blocks until each thread has left hiredis; do it on a thread of our own, not the pool's.
+        // Joining blocks until each thread has left its I/O; do it on a thread of our own, not the pool's.
         await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
             let pool = self.pool
             let watchdog = self.ownsWatchdog ? self.watchdog : nil
@@ -125,7 +126,7 @@ public final class RedisClient: Sendable {
 
     /// Sends a command and waits for its reply.
     ///
-    /// The arguments are bytes passed to hiredis as an argv, never interpolated into a format string.
+    /// The arguments are bytes encoded by hiredis from an argv, never interpolated into a format string.
     /// An error reply from the server is thrown as ``RedisClientError/Code/serverError``.
     ///
     /// ```swift

@@ -115,7 +115,8 @@ public struct RedisClientConfiguration: Sendable, CustomStringConvertible {
     public var connectTimeout: Duration
     /// How long a command may wait for its reply, queueing and connecting included. Default 1 s.
     public var commandTimeout: Duration
-    /// Enables TCP keepalive (hiredis's 15 s interval) so a silently dead peer is noticed. Default true.
+    /// Enables TCP keepalive (probes after 15 s idle, every 5 s, 3 of them) so a silently dead peer is noticed.
+    /// Default true.
     public var keepAlive: Bool
     public var reconnect: Reconnect
     /// Commands waiting to be written, across the pool, beyond which a call fails at once with
