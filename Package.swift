@@ -33,10 +33,16 @@ let package = Package(
             name: "CHiredis",
             providers: [.apt(["libhiredis-dev"])]
         ),
+        // Debian's libssl-dev (OpenSSL 3): TLS for the client's own transport, hiredis being only its codec.
+        .systemLibrary(
+            name: "COpenSSL",
+            providers: [.apt(["libssl-dev"])]
+        ),
         .target(
             name: "HiredisClient",
             dependencies: [
                 "CHiredis",
+                "COpenSSL",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -100,6 +106,7 @@ let package = Package(
             name: "resilient-cache",
             dependencies: [
                 "DemoKit",
+                "HiredisClient",
                 "RedisTestSupport",
                 "_LoadKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -191,7 +198,7 @@ let package = Package(
         // Runs the demo's workload against a real redis-server with faults.
         .testTarget(
             name: "DemoKitTests",
-            dependencies: ["DemoKit", "RedisTestSupport", "Resilience", "_LoadKit"]
+            dependencies: ["DemoKit", "HiredisClient", "RedisTestSupport", "Resilience", "_LoadKit"]
         ),
         .testTarget(
             name: "RedisCacheTests",

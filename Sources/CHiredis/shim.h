@@ -10,10 +10,10 @@
 // hiredis's status codes are macros that Swift imports as `Int32` constants already; the shims below exist
 // only for what Swift cannot express directly.
 
-/// `redisContext.errstr` is a fixed `char[128]`, which Swift imports as a 128-tuple; this hands it out as a
-/// C string instead.
-static inline const char *CHiredis_errstr(const redisContext *context) {
-    return context->errstr;
+/// `redisReader.errstr` is a fixed `char[128]`, which Swift imports as a 128-tuple; this hands it out as a C
+/// string instead.
+static inline const char *CHiredis_readerErrstr(const redisReader *reader) {
+    return reader->errstr;
 }
 
 /// Element `index` of an array reply. `redisReply.element` is a `struct redisReply **`; indexing it from Swift

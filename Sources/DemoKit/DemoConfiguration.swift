@@ -1,3 +1,4 @@
+import HiredisClient
 import RedisCache
 import Resilience
 import _LoadKit
@@ -47,6 +48,9 @@ package struct DemoConfiguration: Sendable {
     /// The faults injected into the embedded server or cluster; must be empty with ``redisURL`` or
     /// ``redisClusterURL``.
     package var faults: FaultSchedule
+    /// The client's TLS settings: for a `rediss://` ``redisURL`` (over the URL's defaults), or for an embedded
+    /// server started with TLS. `nil` keeps what the URL says.
+    package var tls: RedisClientConfiguration.TLS?
     /// TTL of the values the workload stores. Default 60 s.
     package var valueTTL: Duration
     /// The share of each kind of call.
@@ -68,6 +72,7 @@ package struct DemoConfiguration: Sendable {
         clusterShards = 3
         clusterNodeTimeout = .seconds(1)
         faults = .standard(for: .seconds(30))
+        tls = nil
         valueTTL = .seconds(60)
         mix = OperationMix()
     }
@@ -107,6 +112,9 @@ package struct DemoConfiguration: Sendable {
                 "--faults needs the cluster the demo starts itself (--cluster); with --redis-cluster, inject faults "
                     + "by hand (e.g. docker compose stop redis-node-1, then docker compose start redis-node-1)"
             )
+        }
+        if let redisURL, tls != nil {
+            try check(redisURL.hasPrefix("rediss://"), "--tls-ca, --tls-cert and --tls-key need a rediss:// URL")
         }
         if redisURL != nil {
             try check(

@@ -98,6 +98,7 @@ package struct DemoRunner: Sendable {
             clientConfiguration = try RedisClientConfiguration(endpoint: .tcp(host: started.host, port: started.port))
             redis = "\(started), started by the demo (stopped at exit)"
         }
+        if let tls = configuration.tls { clientConfiguration.tls = tls }
         clientConfiguration.commandTimeout = configuration.commandTimeout
         clientConfiguration.connectTimeout = configuration.commandTimeout
         // The one-object form a service uses: the cache owns its client, and its run() closes it.

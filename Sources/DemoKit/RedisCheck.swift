@@ -32,6 +32,9 @@ public struct RedisCheck: Sendable {
         /// Used by ``RedisCheck/run(url:options:logger:)`` for its client: how long a command may take.
         /// Default 1 s.
         public var commandTimeout: Duration = .seconds(1)
+        /// Used by ``RedisCheck/run(url:options:logger:)`` for a `rediss://` URL: the CA, client certificate and
+        /// server name, over the URL's defaults (the system's trust store). Default `nil`.
+        public var tls: RedisClientConfiguration.TLS?
 
         public init() {}
     }
@@ -51,30 +54,26 @@ public struct RedisCheck: Sendable {
     /// Checks the Redis at `url` with a client of its own (one connection, ``Options/connectTimeout`` and
     /// ``Options/commandTimeout``), closed before it returns.
     ///
-    /// A `rediss://` URL gives a report with one failure: this client does not support TLS yet.
-    ///
     /// - Parameters:
-    ///   - url: `redis://[[user]:password@]host[:port][/db]` or `unix:///path`.
+    ///   - url: `redis://[[user]:password@]host[:port][/db]`, `rediss://…` or `unix:///path`.
     ///   - options: how the check runs.
     ///   - logger: for the client's connection log lines; silent by default, the report says what matters.
     ///
-    /// - Throws: ``HiredisClient/RedisClientError`` with code `invalidURL` or `invalidConfiguration` when `url`
-    ///   or the timeouts are not valid; an unreachable server is a failed finding, not an error.
+    /// - Throws: ``HiredisClient/RedisClientError`` with code `invalidURL` or `invalidConfiguration` when `url`,
+    ///   the timeouts or the TLS settings are not valid (TLS settings need a `rediss://` URL); an unreachable server
+    ///   or a refused certificate is a failed finding, not an error.
     public static func run(
         url: String,
         options: Options = Options(),
         logger: Logger = Logger(label: "resilient-cache-check", factory: { _ in SwiftLogNoOpLogHandler() })
     ) async throws(RedisClientError) -> RedisCheckReport {
-        if url.lowercased().hasPrefix("rediss://") {
-            var report = RedisCheckReport(target: redacted(url))
-            report.tls = true
-            report.add(
-                "tls", .fail,
-                "rediss:// asks for TLS, which this client does not support yet (hiredis 0.14.1 has none), so the "
-                    + "cache cannot connect to this URL; nothing else was checked")
-            return report
-        }
         var configuration = try RedisClientConfiguration(url: url)
+        if let tls = options.tls {
+            guard configuration.tls != nil else {
+                throw RedisClientError(.invalidConfiguration, "TLS settings need a rediss:// URL")
+            }
+            configuration.tls = tls
+        }
         configuration.connectionCount = 1
         configuration.connectTimeout = options.connectTimeout
         configuration.commandTimeout = options.commandTimeout
@@ -304,18 +303,28 @@ public struct RedisCheck: Sendable {
     }
 
     private func checkTLS(into report: inout RedisCheckReport) {
-        report.tls = false
         let endpoint = client.configuration.endpoint.description
-        let unsupported = "this client does not support rediss:// yet"
+        if let tls = client.configuration.tls {
+            report.tls = true
+            if tls.verifyPeer {
+                report.add("tls", .ok, "on: the server's certificate and name were verified (\(tls))")
+            } else {
+                report.add(
+                    "tls", .warn,
+                    "on, but the server's certificate is not verified: anyone on the path can pose as this Redis")
+            }
+            return
+        }
+        report.tls = false
         if endpoint.hasPrefix("unix:") {
-            report.add("tls", .ok, "not used: a Unix socket stays on this machine (\(unsupported))")
+            report.add("tls", .ok, "not used: a Unix socket stays on this machine")
         } else if Self.isLoopback(endpoint) {
-            report.add("tls", .ok, "not used: redis:// is plain TCP, here on loopback (\(unsupported))")
+            report.add("tls", .ok, "not used: redis:// is plain TCP, here on loopback")
         } else {
             report.add(
                 "tls", .warn,
                 "not used: redis:// is plain TCP, so commands, values and the AUTH password cross the network "
-                    + "unencrypted (\(unsupported)); keep this Redis on a private network")
+                    + "unencrypted; use rediss:// or keep this Redis on a private network")
         }
     }
 
@@ -474,18 +483,6 @@ public struct RedisCheck: Sendable {
             host = host[..<colon]
         }
         return host == "localhost" || host == "::1" || host.hasPrefix("127.")
-    }
-
-    /// `url` with the password, if any, replaced by `***`.
-    static func redacted(_ url: String) -> String {
-        guard let colon = url.firstIndex(of: ":"), url[colon...].hasPrefix("://") else { return url }
-        let schemeEnd = url.index(colon, offsetBy: 3)
-        let rest = url[schemeEnd...]
-        let authority = rest.prefix { $0 != "/" && $0 != "?" }
-        guard let at = authority.lastIndex(of: "@") else { return url }
-        let userInfo = authority[..<at]
-        let user = userInfo.firstIndex(of: ":").map { userInfo[..<$0] + ":***" } ?? String(userInfo)
-        return String(url[..<schemeEnd]) + user + String(rest[at...])
     }
 }
 

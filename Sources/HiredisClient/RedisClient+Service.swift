@@ -3,7 +3,7 @@ import ServiceLifecycle
 extension RedisClient: Service {
     /// Keeps the client open until a graceful shutdown begins or the task is cancelled, then closes it: queued
     /// and in-flight calls fail with ``RedisClientError/Code/closed``, the I/O and deadline threads have ended
-    /// and every hiredis context is freed when `run()` returns.
+    /// and every connection is closed when `run()` returns.
     ///
     /// The client serves calls whether or not `run()` is running; `run()` only ties its end to the service's.
     ///

@@ -8,7 +8,8 @@ import Synchronization
     import Musl
 #endif
 
-/// An async Redis client over hiredis: a pool of connections with auto-pipelining and a deadline on every call.
+/// An async Redis client with hiredis as its codec: a pool of connections with auto-pipelining, TLS, and a deadline on
+/// every call.
 ///
 /// Commands from concurrent callers that land on the same connection while it is busy go out together in one
 /// write, and their replies are matched back in order. Each call waits at most its timeout (the configured
@@ -16,8 +17,8 @@ import Synchronization
 /// cancelling the calling task ends the wait at once. A connection that fails is re-established on the next
 /// call, after a capped exponential backoff when connecting itself fails.
 ///
-/// No hiredis call runs on Swift's cooperative pool: each connection has its own thread, and one more thread
-/// enforces deadlines.
+/// No socket I/O and no hiredis call runs on Swift's cooperative pool: each connection has its own thread, and one
+/// more thread enforces deadlines.
 ///
 /// ```swift
 /// let client = try RedisClient(configuration: RedisClientConfiguration(url: "redis://127.0.0.1:6380"), logger: logger)
@@ -26,8 +27,9 @@ import Synchronization
 /// await client.close()
 /// ```
 ///
-/// The process must not die of `SIGPIPE` when a peer closes a socket mid-write: creating a client sets
-/// `SIGPIPE` to ignored for the process, as most servers do.
+/// The process must not die of `SIGPIPE` when a peer closes a socket mid-write: the client's own writes ask not
+/// to raise it, but OpenSSL writes with `write(2)`, so creating a client sets `SIGPIPE` to ignored for the
+/// process, as most servers do.
 public final class RedisClient: Sendable {
     public let configuration: RedisClientConfiguration
     private let pool: ConnectionPool
@@ -50,20 +52,29 @@ public final class RedisClient: Sendable {
     ///   - metricsFactory: where the `redis_*` metrics go (connections open, connects and reconnects, timeouts,
     ///     commands in flight, pipeline batch sizes); `MetricsSystem.factory` by default.
     /// - Throws: ``RedisClientError/Code/invalidConfiguration`` when `configuration` holds an invalid value (see
-    ///   ``RedisClientConfiguration/validate()``); no thread is started then.
+    ///   ``RedisClientConfiguration/validate()``) or a TLS file OpenSSL cannot use; no thread is started then.
     public convenience init(
         configuration: RedisClientConfiguration,
         logger: Logger,
         metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) throws(RedisClientError) {
         try configuration.validate()
-        self.init(validated: configuration, logger: logger, metricsFactory: metricsFactory, watchdog: nil)
+        let tlsContext = try configuration.tls.map { tls throws(RedisClientError) in try TLSContext(tls) }
+        self.init(
+            validated: configuration,
+            tlsContext: tlsContext,
+            logger: logger,
+            metricsFactory: metricsFactory,
+            watchdog: nil
+        )
     }
 
     /// A client for one node of a cluster: it enforces its deadlines on `watchdog`, shared by all the nodes and
-    /// stopped by their owner, and labels its metrics with `dimensions` (the node's address).
+    /// stopped by their owner, makes its TLS sessions from `tlsContext`, shared too, and labels its metrics with
+    /// `dimensions` (the node's address).
     init(
         validated configuration: RedisClientConfiguration,
+        tlsContext: TLSContext?,
         logger: Logger,
         metricsFactory: any MetricsFactory,
         watchdog: DeadlineWatchdog?,
@@ -77,7 +88,12 @@ public final class RedisClient: Sendable {
         self.ownsWatchdog = watchdog == nil
         let instruments = ClientInstruments(factory: metricsFactory, dimensions: dimensions)
         self.instruments = instruments
-        self.pool = ConnectionPool(configuration: configuration, logger: logger, instruments: instruments)
+        self.pool = ConnectionPool(
+            configuration: configuration,
+            tlsContext: tlsContext,
+            logger: logger,
+            instruments: instruments
+        )
     }
 
     deinit {
@@ -88,14 +104,14 @@ public final class RedisClient: Sendable {
     }
 
     /// Fails every queued command with ``RedisClientError/Code/closed``, waits for the I/O threads to exit and
-    /// frees every hiredis context. Calls made afterwards fail with `closed`. Safe to call more than once.
+    /// closes every connection. Calls made afterwards fail with `closed`. Safe to call more than once.
     public func close() async {
         let alreadyClosed = state.withLock { closed in
             defer { closed = true }
             return closed
         }
         if alreadyClosed { return }
-        // Joining blocks until each thread has left hiredis; do it on a thread of our own, not the pool's.
+        // Joining blocks until each thread has left its I/O; do it on a thread of our own, not the pool's.
         await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
             let pool = self.pool
             let watchdog = self.ownsWatchdog ? self.watchdog : nil
@@ -110,7 +126,7 @@ public final class RedisClient: Sendable {
 
     /// Sends a command and waits for its reply.
     ///
-    /// The arguments are bytes passed to hiredis as an argv, never interpolated into a format string.
+    /// The arguments are bytes encoded by hiredis from an argv, never interpolated into a format string.
     /// An error reply from the server is thrown as ``RedisClientError/Code/serverError``.
     ///
     /// ```swift

@@ -28,6 +28,9 @@ public struct RedisClientError: Error, Sendable, Hashable, CustomStringConvertib
             case invalidConfiguration = "INVALID_CONFIGURATION"
             case unexpectedReply = "UNEXPECTED_REPLY"
             case tooManyRedirects = "TOO_MANY_REDIRECTS"
+            case tlsHandshakeFailed = "TLS_HANDSHAKE_FAILED"
+            case tlsCertificateRejected = "TLS_CERTIFICATE_REJECTED"
+            case tlsHostnameMismatch = "TLS_HOSTNAME_MISMATCH"
         }
 
         let base: Base
@@ -51,7 +54,7 @@ public struct RedisClientError: Error, Sendable, Hashable, CustomStringConvertib
         public static let closed = Code(base: .closed)
         /// The calling task was cancelled.
         public static let cancelled = Code(base: .cancelled)
-        /// A `redis://` or `unix://` URL could not be parsed, or holds an invalid value.
+        /// A `redis://`, `rediss://` or `unix://` URL could not be parsed, or holds an invalid value.
         public static let invalidURL = Code(base: .invalidURL)
         /// A value of ``RedisClientConfiguration`` is out of range or malformed (a port of 0, a host with a space,
         /// a negative database, no connections, a timeout that is not positive…).
@@ -61,6 +64,15 @@ public struct RedisClientError: Error, Sendable, Hashable, CustomStringConvertib
         /// A cluster kept redirecting a command (`MOVED`, `ASK`, `TRYAGAIN`) more often than
         /// ``RedisClusterConfiguration/maximumRedirects`` allows: its slots are moving, or its nodes disagree.
         public static let tooManyRedirects = Code(base: .tooManyRedirects)
+        /// The TLS handshake failed for another reason than the server's certificate: the server refused the
+        /// client's certificate (or its absence), speaks no TLS, or no protocol version or cipher was agreed.
+        public static let tlsHandshakeFailed = Code(base: .tlsHandshakeFailed)
+        /// The server's certificate did not verify against the configured CA: unknown issuer, expired, not yet
+        /// valid, revoked… The message carries OpenSSL's reason.
+        public static let tlsCertificateRejected = Code(base: .tlsCertificateRejected)
+        /// The server's certificate verified but is not for the name (or address) it was reached by, or the
+        /// configured ``RedisClientConfiguration/TLS/serverName``.
+        public static let tlsHostnameMismatch = Code(base: .tlsHostnameMismatch)
 
         public var description: String { base.rawValue }
     }

@@ -40,6 +40,8 @@ public final class RedisServer: Sendable {
     /// The cluster bus port when ``Options-swift.struct/clusterEnabled`` is set, else `nil`; it stays the same
     /// across ``restart()``, like ``port``.
     public let clusterBusPort: Int?
+    /// The TLS port when ``Options-swift.struct/tls`` is set, else `nil`; it stays the same across ``restart()``.
+    public let tlsPort: Int?
 
     /// The name of the log file in ``directory``.
     static let logFileName = "redis.log"
@@ -62,6 +64,7 @@ public final class RedisServer: Sendable {
     private init(
         port: Int,
         clusterBusPort: Int?,
+        tlsPort: Int?,
         options: Options,
         directory: String,
         unixSocketPath: String?,
@@ -69,6 +72,7 @@ public final class RedisServer: Sendable {
     ) {
         self.port = port
         self.clusterBusPort = clusterBusPort
+        self.tlsPort = tlsPort
         self.options = options
         self.directory = directory
         self.unixSocketPath = unixSocketPath
@@ -119,9 +123,15 @@ public final class RedisServer: Sendable {
                     // Two sockets closed in turn may get the same port; the next attempt draws again.
                     guard clusterBusPort != port else { continue }
                 }
+                var tlsPort: Int?
+                if options.tls != nil {
+                    tlsPort = try Posix.freeLoopbackPort()
+                    guard tlsPort != port, tlsPort != clusterBusPort else { continue }
+                }
                 switch try await launch(
                     port: port,
                     clusterBusPort: clusterBusPort,
+                    tlsPort: tlsPort,
                     directory: directory,
                     options: options,
                     unixSocketPath: unixSocketPath
@@ -130,6 +140,7 @@ public final class RedisServer: Sendable {
                     return RedisServer(
                         port: port,
                         clusterBusPort: clusterBusPort,
+                        tlsPort: tlsPort,
                         options: options,
                         directory: directory,
                         unixSocketPath: unixSocketPath,
@@ -202,6 +213,12 @@ public final class RedisServer: Sendable {
         }
         let encoded = password.addingPercentEncoding(withAllowedCharacters: .urlPasswordAllowed) ?? password
         return "redis://:\(encoded)@\(host):\(port)"
+    }
+
+    /// `rediss://127.0.0.1:TLSPORT` (with the password, as ``url``) when the server listens for TLS, else `nil`.
+    public var tlsURL: String? {
+        guard let tlsPort else { return nil }
+        return "rediss://" + url(host: host, port: tlsPort).dropFirst("redis://".count)
     }
 
     /// The path of the server's log file.
@@ -281,6 +298,7 @@ public final class RedisServer: Sendable {
             switch try await Self.launch(
                 port: port,
                 clusterBusPort: clusterBusPort,
+                tlsPort: tlsPort,
                 directory: directory,
                 options: options,
                 unixSocketPath: unixSocketPath
@@ -417,6 +435,7 @@ public final class RedisServer: Sendable {
     private static func launch(
         port: Int,
         clusterBusPort: Int?,
+        tlsPort: Int?,
         directory: String,
         options: Options,
         unixSocketPath: String?
@@ -438,7 +457,8 @@ public final class RedisServer: Sendable {
                 port: port,
                 directory: directory,
                 unixSocketPath: unixSocketPath,
-                clusterBusPort: clusterBusPort
+                clusterBusPort: clusterBusPort,
+                tlsPort: tlsPort
             ),
             standardOutput: FileHandle(fileDescriptor: logDescriptor, closeOnDealloc: false),
             killWithTestProcess: true,

@@ -39,6 +39,41 @@ extension RedisServer {
             }
         }
 
+        /// TLS on a port of its own (``RedisServer/tlsPort``), beside the plain port that readiness checks,
+        /// ``RedisServer/cli(_:timeout:)`` and the faults keep using.
+        public struct TLS: Sendable, Hashable {
+            /// The server's certificate chain (PEM).
+            public var certificateFile: String
+            /// Its private key (PEM).
+            public var keyFile: String
+            /// The CA that client certificates must chain to (`tls-ca-cert-file`).
+            public var caFile: String
+            /// `tls-auth-clients yes`: refuse clients without a certificate from ``caFile``. Default `false`.
+            public var authenticateClients: Bool
+
+            public init(certificateFile: String, keyFile: String, caFile: String, authenticateClients: Bool = false) {
+                self.certificateFile = certificateFile
+                self.keyFile = keyFile
+                self.caFile = caFile
+                self.authenticateClients = authenticateClients
+            }
+
+            /// The server certificate of `certificates` (or `server`), trusting their CA for client certificates.
+            public init(
+                certificates: TestCertificates,
+                server: TestCertificates.Pair? = nil,
+                authenticateClients: Bool = false
+            ) {
+                let pair = server ?? certificates.server
+                self.init(
+                    certificateFile: pair.certificateFile,
+                    keyFile: pair.keyFile,
+                    caFile: certificates.caFile,
+                    authenticateClients: authenticateClients
+                )
+            }
+        }
+
         /// The `requirepass` of the default user; `nil` (the default) leaves it without a password.
         public var password: String?
         /// Users to create besides the default user.
@@ -65,6 +100,8 @@ extension RedisServer {
         /// with `nodes.conf`: a restarted node keeps its node id and rejoins the cluster it knew. Cluster settings
         /// such as `cluster-node-timeout` go in ``extraArguments``; ``RedisCluster`` sets them.
         public var clusterEnabled: Bool
+        /// Also listen for TLS on ``RedisServer/tlsPort``; `nil` (the default) for none.
+        public var tls: TLS?
 
         /// Creates options; every parameter has the default a plain test server wants.
         public init(
@@ -75,7 +112,8 @@ extension RedisServer {
             maxmemoryPolicy: String? = nil,
             enableDebugCommand: Bool = true,
             extraArguments: [String] = [],
-            clusterEnabled: Bool = false
+            clusterEnabled: Bool = false,
+            tls: TLS? = nil
         ) {
             self.password = password
             self.aclUsers = aclUsers
@@ -85,10 +123,17 @@ extension RedisServer {
             self.enableDebugCommand = enableDebugCommand
             self.extraArguments = extraArguments
             self.clusterEnabled = clusterEnabled
+            self.tls = tls
         }
 
         /// The redis-server command line for these options.
-        func arguments(port: Int, directory: String, unixSocketPath: String?, clusterBusPort: Int? = nil) -> [String] {
+        func arguments(
+            port: Int,
+            directory: String,
+            unixSocketPath: String?,
+            clusterBusPort: Int? = nil,
+            tlsPort: Int? = nil
+        ) -> [String] {
             // An empty argument is what `--save ""` is on a shell command line: no RDB snapshots.
             var arguments = ["--save", "", "--appendonly", "no", "--protected-mode", "no"]
             if let password {
@@ -120,6 +165,15 @@ extension RedisServer {
             ]
             if let unixSocketPath {
                 arguments += ["--unixsocket", unixSocketPath, "--unixsocketperm", "700"]
+            }
+            if let tls, let tlsPort {
+                arguments += [
+                    "--tls-port", String(tlsPort),
+                    "--tls-cert-file", tls.certificateFile,
+                    "--tls-key-file", tls.keyFile,
+                    "--tls-ca-cert-file", tls.caFile,
+                    "--tls-auth-clients", tls.authenticateClients ? "yes" : "no",
+                ]
             }
             if clusterEnabled, let clusterBusPort {
                 // The bus port is explicit: the default (port + 10000) is out of range for a port the kernel

@@ -42,7 +42,7 @@ public final class RedisTestbed: FaultTarget {
         let server = try await RedisServer.start(options)
         let faultProxy: FaultProxy?
         do {
-            faultProxy = proxy ? try FaultProxy.start(upstreamPort: server.port) : nil
+            faultProxy = proxy ? try FaultProxy.start(upstreamPort: server.tlsPort ?? server.port) : nil
         } catch {
             await server.shutdown()
             throw error
@@ -79,14 +79,18 @@ public final class RedisTestbed: FaultTarget {
     /// Where clients connect: the proxy when there is one, else the server; always `127.0.0.1`.
     public var host: String { proxy?.host ?? server.host }
 
-    /// Where clients connect: the proxy's port when there is one, else the server's.
-    public var port: Int { proxy?.port ?? server.port }
+    /// Where clients connect: the proxy's port when there is one, else the server's (its TLS port when it listens
+    /// for TLS; the proxy then forwards to that port).
+    public var port: Int { proxy?.port ?? server.tlsPort ?? server.port }
 
     /// Whether a proxy is in front of the server.
     public var hasProxy: Bool { proxy != nil }
 
     /// `redis://127.0.0.1:PORT` of where clients connect, with the server's password if it has one.
-    public var url: String { server.url(host: host, port: port) }
+    public var url: String {
+        let url = server.url(host: host, port: port)
+        return server.tlsPort == nil ? url : "rediss://" + url.dropFirst("redis://".count)
+    }
 
     /// Applies `fault` to the server or the proxy; see ``RedisServer/apply(_:proxy:)``.
     public func apply(_ fault: RedisFault) async throws {
@@ -102,6 +106,7 @@ public final class RedisTestbed: FaultTarget {
     /// `redis-server 7.0.15 on 127.0.0.1:PORT, pid PID`, and the proxy's address when there is one.
     public var description: String {
         var text = "redis-server\(version.map { " " + $0 } ?? "") on \(server.host):\(server.port), pid \(server.pid)"
+        if let tlsPort = server.tlsPort { text += ", TLS on port \(tlsPort)" }
         if let proxy {
             text += ", behind a fault proxy on \(proxy.host):\(proxy.port)"
         }

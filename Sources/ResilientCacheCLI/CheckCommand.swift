@@ -1,5 +1,6 @@
 import ArgumentParser
 import DemoKit
+import HiredisClient
 import Logging
 import _LoadKit
 
@@ -13,7 +14,7 @@ struct CheckCommand: AsyncParsableCommand {
             Connects to the Redis at --redis and reports its version, the round-trip latency (p50/p99 of \
             1,000 PINGs sent one at a time), standalone or cluster, persistence (RDB/AOF: a snapshot loaded on \
             restart can resurrect overwritten values), maxmemory and its policy (noeviction is a warning for a \
-            cache), TLS (rediss:// is not supported by this client yet), and whether the connection's user may \
+            cache), TLS (on with rediss://, and whether the certificate is verified), and whether the connection's user may \
             run every command the cache sends (GET, MGET, SET, UNLINK, SCAN, PING) — asked with ACL DRYRUN where \
             the server has it, otherwise run on one scratch key that is deleted afterwards.
 
@@ -24,8 +25,18 @@ struct CheckCommand: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "The Redis to check: redis://[[user]:password@]host[:port][/db] or unix:///path.", valueName: "url"))
+            "The Redis to check: redis://[[user]:password@]host[:port][/db], rediss://… (TLS) or unix:///path.",
+            valueName: "url"))
     var redis: String
+
+    @Option(help: ArgumentHelp("With a rediss:// --redis: the CA file to trust.", valueName: "path"))
+    var tlsCA: String?
+
+    @Option(help: ArgumentHelp("With a rediss:// --redis: the client certificate, for mutual TLS.", valueName: "path"))
+    var tlsCert: String?
+
+    @Option(help: ArgumentHelp("With --tls-cert: its private key.", valueName: "path"))
+    var tlsKey: String?
 
     @Flag(help: "Print one JSON object instead of the report.")
     var json = false
@@ -84,6 +95,10 @@ struct CheckCommand: AsyncParsableCommand {
         guard timeout > .zero else { throw ValidationError("--timeout must be positive") }
         options.connectTimeout = timeout
         options.commandTimeout = timeout
+        if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
+        if tlsCA != nil || tlsCert != nil {
+            options.tls = .init(caFile: tlsCA, certificateFile: tlsCert, keyFile: tlsKey)
+        }
         return options
     }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DemoKit
+import HiredisClient
 import Logging
 import RedisTestSupport
 import _LoadKit
@@ -47,7 +48,7 @@ struct DemoCommand: AsyncParsableCommand {
 
     @Option(
         help:
-            "Use this Redis (redis://[[user]:password@]host[:port][/db], unix:///path) instead of starting one. Inject faults by hand then, e.g. `docker compose stop redis`."
+            "Use this Redis (redis://[[user]:password@]host[:port][/db], rediss://… for TLS, unix:///path) instead of starting one. Inject faults by hand then, e.g. `docker compose stop redis`."
     )
     var redis: String?
 
@@ -62,6 +63,18 @@ struct DemoCommand: AsyncParsableCommand {
             "Use this Redis Cluster (redis://[[user]:password@]host1:port1,host2:port2,...) instead of starting one. Inject faults by hand then, e.g. `docker compose stop redis-node-1`.",
             valueName: "url"))
     var redisCluster: String?
+
+    @Flag(help: "Start the embedded redis-server with TLS only, on certificates the demo makes (needs openssl).")
+    var tls = false
+
+    @Option(help: ArgumentHelp("With a rediss:// --redis: the CA file to trust.", valueName: "path"))
+    var tlsCA: String?
+
+    @Option(help: ArgumentHelp("With a rediss:// --redis: the client certificate, for mutual TLS.", valueName: "path"))
+    var tlsCert: String?
+
+    @Option(help: ArgumentHelp("With --tls-cert: its private key.", valueName: "path"))
+    var tlsKey: String?
 
     @Option(help: "Concurrent callers.")
     var concurrency: Int = 50
@@ -117,13 +130,20 @@ struct DemoCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let configuration = try makeConfiguration()
+        var configuration = try makeConfiguration()
         var logger = Logger(label: "resilient-cache", factory: { _ in SwiftLogNoOpLogHandler() })
         if verbose {
             logger = Logger(label: "resilient-cache", factory: { StreamLogHandler.standardError(label: $0) })
             logger.logLevel = .info
         }
         let reporter: any DemoReporter = json ? JSONLinesReport() : ConsoleReport()
+        var options = RedisServer.Options(enableDebugCommand: true)
+        let certificates = tls ? try await TestCertificates.generate() : nil
+        defer { certificates?.remove() }
+        if let certificates {
+            options.tls = .init(certificates: certificates)
+            configuration.tls = .init(caFile: certificates.caFile)
+        }
         let runner = DemoRunner(
             configuration: configuration,
             reporter: reporter,
@@ -136,8 +156,8 @@ struct DemoCommand: AsyncParsableCommand {
                 )
                 return DemoRunner.StartedCluster(target: cluster, seedURL: cluster.seedURL)
             },
-            startServer: { proxy in
-                try await RedisTestbed.start(.init(enableDebugCommand: true), proxy: proxy)
+            startServer: { [options] proxy in
+                try await RedisTestbed.start(options, proxy: proxy)
             }
         )
         let running = Task { try await runner.run() }
@@ -161,6 +181,17 @@ struct DemoCommand: AsyncParsableCommand {
         configuration.redisURL = redis
         configuration.cluster = cluster
         configuration.redisClusterURL = redisCluster
+        if tls && redis != nil {
+            throw ValidationError(
+                "--tls starts the embedded server with TLS; for your own server use --redis rediss://…")
+        }
+        if tls && (cluster || redisCluster != nil) {
+            throw ValidationError("--tls starts one redis-server with TLS; the demo's cluster runs without TLS")
+        }
+        if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
+        if tlsCA != nil || tlsCert != nil {
+            configuration.tls = .init(caFile: tlsCA, certificateFile: tlsCert, keyFile: tlsKey)
+        }
         configuration.concurrency = concurrency
         configuration.keys = keys
         configuration.duration = try parse(duration, option: "--duration", unit: .seconds)

@@ -1,5 +1,6 @@
 import DemoKit
 import Foundation
+import HiredisClient
 import RedisTestSupport
 import Testing
 
@@ -249,25 +250,25 @@ struct RedisCheckTests {
         }
     }
 
-    @Test func aRedissURLFailsWithoutConnectingAndHidesItsPassword() async throws {
-        try await RedisServer.withServer(Self.cacheServer) { server in
-            let before = try await connectionsReceived(by: server)
-            let report = try await RedisCheck.run(
-                url: "rediss://user:hunter2@127.0.0.1:\(server.port)", options: options())
+    @Test func aTLSServerIsCheckedOverTLSWithItsCertificateVerified() async throws {
+        try await TestCertificates.withCertificates { certificates in
+            var serverOptions = Self.cacheServer
+            serverOptions.tls = .init(certificates: certificates)
+            try await RedisServer.withServer(serverOptions) { server in
+                var options = options()
+                options.tls = .init(caFile: certificates.caFile)
+                let report = try await RedisCheck.run(url: server.tlsURL!, options: options)
 
-            #expect(report.exitCode == 1)
-            #expect(report.tls == true)
-            #expect(report.findings.map(\.check) == ["tls"])
-            #expect(report.findings.first?.message.contains("TLS, which this client does not support yet") == true)
-            #expect(report.target == "rediss://user:***@127.0.0.1:\(server.port)")
-            // One more: the redis-cli that asks.
-            #expect(try await connectionsReceived(by: server) == before + 1, "the check did not connect")
+                #expect(report.level == .ok, "\(report.text)")
+                #expect(report.tls == true)
+                #expect(try finding("tls", in: report).message.contains("verified"))
+
+                // A CA that did not sign the server's certificate: a failed finding that says why.
+                options.tls = .init(caFile: certificates.otherCAFile)
+                let refused = try await RedisCheck.run(url: server.tlsURL!, options: options)
+                #expect(refused.exitCode == 1)
+                #expect(try finding("connection", in: refused).message.contains("TLS_CERTIFICATE_REJECTED"))
+            }
         }
-    }
-
-    private func connectionsReceived(by server: RedisServer) async throws -> Int {
-        let stats = try await server.cliAsync("INFO", "stats")
-        let line = try #require(stats.split(separator: "\r\n").first { $0.hasPrefix("total_connections_received:") })
-        return try #require(Int(line.dropFirst("total_connections_received:".count)))
     }
 }

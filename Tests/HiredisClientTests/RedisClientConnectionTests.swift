@@ -135,7 +135,6 @@ struct RedisClientConnectionTests {
 
     @Test(arguments: [
         "http://127.0.0.1:6379",
-        "rediss://127.0.0.1:6379",
         "redis://",
         "redis://host:notaport",
         "redis://host:70000",

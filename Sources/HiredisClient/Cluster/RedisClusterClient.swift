@@ -51,6 +51,8 @@ public final class RedisClusterClient: Sendable {
     public let configuration: RedisClusterConfiguration
     private let state = Mutex(State())
     private let watchdog: DeadlineWatchdog
+    /// Every node's TLS sessions come from this one context.
+    private let tlsContext: TLSContext?
     private let logger: Logger
     private let metricsFactory: any MetricsFactory
 
@@ -62,13 +64,15 @@ public final class RedisClusterClient: Sendable {
     ///   - logger: receives the topology changes and each node client's connection changes.
     ///   - metricsFactory: where the node clients' `redis_*` metrics go, each with a `node` dimension
     ///     (`host:port`).
-    /// - Throws: ``RedisClientError/Code/invalidConfiguration`` when `configuration` holds an invalid value.
+    /// - Throws: ``RedisClientError/Code/invalidConfiguration`` when `configuration` holds an invalid value or a
+    ///   TLS file OpenSSL cannot use.
     public init(
         configuration: RedisClusterConfiguration,
         logger: Logger,
         metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) throws(RedisClientError) {
         try configuration.validate()
+        self.tlsContext = try configuration.node.tls.map { tls throws(RedisClientError) in try TLSContext(tls) }
         self.configuration = configuration
         self.logger = logger
         self.metricsFactory = metricsFactory
@@ -253,6 +257,7 @@ public final class RedisClusterClient: Sendable {
             logger[metadataKey: "redis.node"] = "\(endpoint)"
             let client = RedisClient(
                 validated: node,
+                tlsContext: tlsContext,
                 logger: logger,
                 metricsFactory: metricsFactory,
                 watchdog: watchdog,

@@ -59,7 +59,9 @@ public struct RedisClusterConfiguration: Sendable, CustomStringConvertible {
         self.readFromReplicas = false
     }
 
-    /// Reads `redis://[[user]:password@]host1:port1,host2:port2[,…]`: the seeds and the credentials.
+    /// Reads `redis://[[user]:password@]host1:port1,host2:port2[,…]`: the seeds and the credentials; `rediss://`
+    /// sets ``node``'s ``RedisClientConfiguration/tls`` to the defaults of ``RedisClientConfiguration/TLS``, so
+    /// every node is reached over TLS.
     ///
     /// A database path other than `/0` is refused, as a cluster has no other. A malformed URL or an invalid part
     /// throws ``RedisClientError/Code/invalidURL`` with a message that never repeats the password.
@@ -67,10 +69,15 @@ public struct RedisClusterConfiguration: Sendable, CustomStringConvertible {
         func fail(_ why: String) -> RedisClientError {
             RedisClientError(.invalidURL, "invalid Redis Cluster URL: \(why)")
         }
-        guard url.hasPrefix("redis://") else {
-            throw fail("scheme must be redis:// (a cluster is reached over TCP)")
+        let scheme: String
+        if url.hasPrefix("redis://") {
+            scheme = "redis://"
+        } else if url.hasPrefix("rediss://") {
+            scheme = "rediss://"
+        } else {
+            throw fail("scheme must be redis:// or rediss:// (a cluster is reached over TCP)")
         }
-        var rest = Substring(url.dropFirst("redis://".count))
+        var rest = Substring(url.dropFirst(scheme.count))
         var userInfo = ""
         if let at = rest.lastIndex(of: "@") {
             userInfo = String(rest[...at])
@@ -102,6 +109,7 @@ public struct RedisClusterConfiguration: Sendable, CustomStringConvertible {
             seeds.append(seed.endpoint)
         }
         self.init(unchecked: seeds, authentication: authentication)
+        if scheme == "rediss://" { node.tls = RedisClientConfiguration.TLS() }
         if let problem {
             throw fail(problem)
         }
@@ -137,6 +145,7 @@ public struct RedisClusterConfiguration: Sendable, CustomStringConvertible {
     public var description: String {
         var text = "RedisClusterConfiguration(seeds: [\(seeds.map(\.description).joined(separator: ", "))]"
         if let authentication = node.authentication { text += ", auth: \(authentication)" }
+        if let tls = node.tls { text += ", tls: on (\(tls))" }
         text += ", connectionsPerNode: \(node.connectionCount), connectTimeout: \(node.connectTimeout)"
         text += ", commandTimeout: \(node.commandTimeout), maximumRedirects: \(maximumRedirects)"
         text += ", readFromReplicas: \(readFromReplicas))"

@@ -15,9 +15,15 @@ extension RedisClientConfiguration {
     /// | `REDIS_KEEP_ALIVE` | `true` | ``keepAlive`` |
     /// | `REDIS_MAXIMUM_PENDING_COMMANDS` | `65536` | ``maximumPendingCommands`` |
     /// | `REDIS_BUSY_POLLING` | `false` | ``busyPolling`` |
+    /// | `REDIS_TLS` | `true` | ``tls`` on or off, over the URL's scheme (`rediss://` turns it on) |
+    /// | `REDIS_TLS_CA_FILE`, `REDIS_TLS_CA_DIRECTORY` | `/etc/redis/ca.crt` | ``TLS/caFile``, ``TLS/caDirectory`` |
+    /// | `REDIS_TLS_CERT_FILE`, `REDIS_TLS_KEY_FILE` | `/etc/redis/client.crt` | ``TLS/certificateFile``, ``TLS/keyFile`` |
+    /// | `REDIS_TLS_SERVER_NAME` | `cache.internal` | ``TLS/serverName`` |
+    /// | `REDIS_TLS_VERIFY` | `true` | ``TLS/verifyPeer`` |
     ///
     /// Durations take a unit: `250ms`, `2s`, `1m`, `1h` (`us` too); flags `true`/`false`, `1`/`0`,
-    /// `yes`/`no`, `on`/`off`.
+    /// `yes`/`no`, `on`/`off`. A `REDIS_TLS_*` setting while TLS is off (a `redis://` URL and no `REDIS_TLS=true`)
+    /// is an error rather than ignored: the connection would go out in clear text.
     ///
     /// ```swift
     /// // REDIS_URL=redis://cache:6379 REDIS_COMMAND_TIMEOUT=250ms
@@ -75,5 +81,33 @@ extension RedisClientConfiguration {
             maximumPendingCommands = pending
         }
         if let busyPolling = try settings.flag(["busy", "polling"]) { self.busyPolling = busyPolling }
+        try applyTLS(settings)
+    }
+
+    private mutating func applyTLS(_ settings: SettingsSource) throws(SettingProblem) {
+        if let on = try settings.flag(["tls"]) { tls = on ? (tls ?? TLS()) : nil }
+        let paths: [([String], WritableKeyPath<TLS, String?>)] = [
+            (["tls", "ca", "file"], \.caFile),
+            (["tls", "ca", "directory"], \.caDirectory),
+            (["tls", "cert", "file"], \.certificateFile),
+            (["tls", "key", "file"], \.keyFile),
+            (["tls", "server", "name"], \.serverName),
+        ]
+        for (words, path) in paths {
+            guard let value = settings.text(words) else { continue }
+            guard tls != nil else { throw Self.tlsOff(settings, words) }
+            tls?[keyPath: path] = value
+        }
+        if let verify = try settings.flag(["tls", "verify"]) {
+            guard tls != nil else { throw Self.tlsOff(settings, ["tls", "verify"]) }
+            tls?.verifyPeer = verify
+        }
+    }
+
+    private static func tlsOff(_ settings: SettingsSource, _ words: [String]) -> SettingProblem {
+        SettingProblem(
+            settings.name(words),
+            "is set but TLS is off: use a rediss:// URL or set \(settings.name(["tls"])) to true"
+        )
     }
 }

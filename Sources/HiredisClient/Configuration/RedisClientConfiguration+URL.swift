@@ -36,11 +36,17 @@ extension RedisClientConfiguration {
             }
             return
         }
-        guard url.hasPrefix("redis://") else {
-            throw fail("scheme must be redis:// or unix:// (rediss:// needs TLS, which hiredis 0.14.1 lacks)")
+        let scheme: String
+        if url.hasPrefix("redis://") {
+            scheme = "redis://"
+        } else if url.hasPrefix("rediss://") {
+            scheme = "rediss://"
+            tls = TLS()
+        } else {
+            throw fail("scheme must be redis://, rediss:// or unix://")
         }
-        var rest = Substring(url.dropFirst("redis://".count))
-        if rest.contains("?") { throw fail("query items are not supported in redis:// URLs") }
+        var rest = Substring(url.dropFirst(scheme.count))
+        if rest.contains("?") { throw fail("query items are not supported in \(scheme) URLs") }
         if let at = rest.lastIndex(of: "@") {
             let userInfo = rest[..<at]
             rest = rest[rest.index(after: at)...]

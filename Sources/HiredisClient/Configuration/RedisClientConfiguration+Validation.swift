@@ -18,6 +18,10 @@ extension RedisClientConfiguration {
     var problem: String? {
         if let problem = endpoint.problem { return problem }
         if let problem = authentication?.problem { return problem }
+        if let tls {
+            if case .unix = endpoint.base { return "tls is set for a Unix socket endpoint, which takes no TLS" }
+            if let problem = tls.problem { return problem }
+        }
         if database < 0 { return "database \(database) is negative" }
         if !Self.connectionCountRange.contains(connectionCount) {
             return "connectionCount \(connectionCount) is not in \(Self.connectionCountRange)"
@@ -30,7 +34,7 @@ extension RedisClientConfiguration {
 }
 
 extension RedisClientConfiguration.Endpoint {
-    /// `sun_path` holds 108 bytes, the terminating NUL included; hiredis would cut a longer path silently.
+    /// `sun_path` holds 108 bytes, the terminating NUL included; a longer path would be cut silently.
     static let maximumUnixPathLength = 107
 
     /// What is wrong with the endpoint, `nil` when nothing is.
@@ -39,7 +43,7 @@ extension RedisClientConfiguration.Endpoint {
         case .tcp(let host, let port):
             if host.isEmpty { return "host is empty" }
             // Spaces and control characters (NUL, CR, LF…) are never part of a name or an address, and a NUL
-            // would cut the C string hiredis resolves.
+            // would cut the C string that is resolved.
             if host.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value == 0x7F }) {
                 return "host \(host.debugDescription) contains a space or a control character"
             }

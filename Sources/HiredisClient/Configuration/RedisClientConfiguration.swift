@@ -102,6 +102,9 @@ public struct RedisClientConfiguration: Sendable, CustomStringConvertible {
     }
 
     public var endpoint: Endpoint
+    /// TLS settings, or `nil` (the default) for a plain connection. A `rediss://` URL turns it on with the defaults
+    /// of ``TLS``. Unix sockets take no TLS.
+    public var tls: TLS?
     /// `AUTH` credentials, or `nil` for none.
     public var authentication: Authentication?
     /// The logical database selected with `SELECT` on every new connection. Default 0.
@@ -112,7 +115,8 @@ public struct RedisClientConfiguration: Sendable, CustomStringConvertible {
     public var connectTimeout: Duration
     /// How long a command may wait for its reply, queueing and connecting included. Default 1 s.
     public var commandTimeout: Duration
-    /// Enables TCP keepalive (hiredis's 15 s interval) so a silently dead peer is noticed. Default true.
+    /// Enables TCP keepalive (probes after 15 s idle, every 5 s, 3 of them) so a silently dead peer is noticed.
+    /// Default true.
     public var keepAlive: Bool
     public var reconnect: Reconnect
     /// Commands waiting to be written, across the pool, beyond which a call fails at once with
@@ -149,6 +153,7 @@ public struct RedisClientConfiguration: Sendable, CustomStringConvertible {
     private init(unchecked endpoint: Endpoint, authentication: Authentication?) {
         self.endpoint = endpoint
         self.authentication = authentication
+        self.tls = nil
         self.database = 0
         self.connectionCount = 4
         self.connectTimeout = .seconds(1)
@@ -159,7 +164,8 @@ public struct RedisClientConfiguration: Sendable, CustomStringConvertible {
         self.busyPolling = true
     }
 
-    /// Reads `redis://[[user]:password@]host[:port][/db]` or `unix:///path/to/socket[?db=N]`.
+    /// Reads `redis://[[user]:password@]host[:port][/db]`, the same with `rediss://` for TLS (``tls`` set to the
+    /// defaults of ``TLS``: the system's trust store, verification on), or `unix:///path/to/socket[?db=N]`.
     ///
     /// User name and password are percent-decoded. A malformed URL, or one whose parts are invalid (a host with a
     /// space, a socket path too long), throws ``RedisClientError/Code/invalidURL`` with a message that names the
@@ -172,6 +178,7 @@ public struct RedisClientConfiguration: Sendable, CustomStringConvertible {
     /// Describes the configuration without the password.
     public var description: String {
         var text = "RedisClientConfiguration(endpoint: \(endpoint), database: \(database)"
+        if let tls { text += ", tls: on (\(tls))" }
         if let authentication { text += ", auth: \(authentication)" }
         text += ", connections: \(connectionCount), connectTimeout: \(connectTimeout)"
         text += ", commandTimeout: \(commandTimeout))"

@@ -1,14 +1,14 @@
 /// What a new connection sends before any command: `AUTH` with the configured credentials, then `SELECT` of
 /// the configured database, then `READONLY` on a cluster replica that serves reads.
 enum ConnectionHandshake {
-    /// Runs the handshake on `context`, whose socket timeout bounds each step.
+    /// Runs the handshake on `transport`, whose deadline bounds all the steps.
     ///
     /// - Parameters:
     ///   - transportError: turns a failed read or write into the error to report; the connection knows whether
     ///     it cut the socket on purpose.
     /// - Returns: the error of the step that failed, `nil` when all succeeded.
     static func run(
-        on context: HiredisContext,
+        on transport: RedisTransport,
         configuration: RedisClientConfiguration,
         transportError: (RedisClientError) -> RedisClientError
     ) -> RedisClientError? {
@@ -26,11 +26,11 @@ enum ConnectionHandshake {
             commands.append(select)
         }
         if configuration.readOnly { commands.append(RedisCommand("READONLY")) }
-        for command in commands { context.append(command) }
+        for command in commands { transport.append(command) }
         for command in commands {
             let result: Result<RedisReply, RedisClientError>
             do {
-                result = try context.readReply()
+                result = try transport.readReply()
             } catch {
                 var error = transportError(error)
                 if error.code == .timeout {

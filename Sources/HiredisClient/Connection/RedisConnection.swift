@@ -10,16 +10,15 @@ import Synchronization
 /// One connection of the pool and the thread that drives it: the queue of commands, the write batches, the
 /// reconnects.
 ///
-/// Why a thread per connection with hiredis's blocking API, rather than one epoll loop over non-blocking
-/// contexts: on this 2-core target the pool is small (4 by default), so four mostly-sleeping threads cost little;
-/// the blocking API gives connect timeouts, `AUTH` and `SELECT` for free; and auto-pipelining falls out of the
-/// loop below. Measured with `benchmarks/run client`: at 50 callers the batches this loop forms make it faster
-/// than redis-benchmark's 50 unpipelined connections (figures in the README). Hiredis calls happen only on this
-/// thread, through the ``HiredisContext`` it owns, never on Swift's cooperative pool.
+/// Why a thread per connection, rather than one epoll loop over all sockets: on this 2-core target the pool is
+/// small (4 by default), so four mostly-sleeping threads cost little, and auto-pipelining falls out of the loop
+/// below. Measured with `benchmarks/run client`: at 50 callers the batches this loop forms make it faster than
+/// redis-benchmark's 50 unpipelined connections (figures in the README). The socket, TLS and hiredis's codec are
+/// used only on this thread, through the ``RedisTransport`` it owns, never on Swift's cooperative pool.
 ///
-/// The loop: sleep until commands are queued; take *all* of them as one batch; append each to the context;
-/// read the replies in order, the first read flushing the whole batch in one `write` (auto-pipelining). Replies
-/// are matched to requests by position.
+/// The loop: sleep until commands are queued; take *all* of them as one batch; encode each into the transport's
+/// output buffer; read the replies in order, the first read flushing the whole batch in one write
+/// (auto-pipelining). Replies are matched to requests by position.
 ///
 /// Deadlines are not enforced here (the thread may be blocked in `read`): ``DeadlineWatchdog`` fails late
 /// requests and calls ``abort(batch:now:)``, which `shutdown(2)`s the socket so the blocked read returns.
@@ -28,6 +27,7 @@ final class RedisConnection: @unchecked Sendable {
     // "I/O thread only" belongs to the I/O thread alone.
 
     private let configuration: RedisClientConfiguration
+    private let tlsContext: TLSContext?
     private let logger: Logger
     private let index: Int
     private let pending: PendingCounter
@@ -53,7 +53,7 @@ final class RedisConnection: @unchecked Sendable {
     private var connectError: RedisClientError?
 
     // I/O thread only
-    private var context: HiredisContext?
+    private var transport: RedisTransport?
     private var batchCounter: UInt64 = 0
     private var backoff: ReconnectBackoff
     private var wasConnected = false
@@ -74,6 +74,7 @@ final class RedisConnection: @unchecked Sendable {
 
     init(
         configuration: RedisClientConfiguration,
+        tlsContext: TLSContext?,
         index: Int,
         pending: PendingCounter,
         spinToken: SpinToken,
@@ -81,6 +82,7 @@ final class RedisConnection: @unchecked Sendable {
         logger: Logger
     ) {
         self.configuration = configuration
+        self.tlsContext = tlsContext
         self.spinToken = spinToken
         self.instruments = instruments
         self.index = index
@@ -151,8 +153,8 @@ final class RedisConnection: @unchecked Sendable {
         }
     }
 
-    /// Fails queued requests with ``RedisClientError/Code/closed``, wakes the thread and waits for it to free
-    /// its context and exit.
+    /// Fails queued requests with ``RedisClientError/Code/closed``, wakes the thread and waits for it to close
+    /// its transport and exit.
     func close() {
         let (orphans, thread): ([RedisRequest], IOThread?) = lock.withLock {
             closed = true
@@ -167,7 +169,7 @@ final class RedisConnection: @unchecked Sendable {
         thread?.join()
     }
 
-    /// Tells the thread to exit without waiting for it (from ``RedisClient``'s deinit): it frees its context
+    /// Tells the thread to exit without waiting for it (from ``RedisClient``'s deinit): it closes its transport
     /// and its resources go back to the system when it returns.
     func closeWithoutWaiting() {
         let (orphans, thread): ([RedisRequest], IOThread?) = lock.withLock {
@@ -239,19 +241,19 @@ final class RedisConnection: @unchecked Sendable {
         // right away finds this connection idle again and does not wander to a sleeping one.
         var unaccounted = batch.count
         defer { load.wrappingSubtract(unaccounted, ordering: .relaxed) }
-        if context == nil {
+        if transport == nil {
             if let error = connect(batch: id) {
                 fail(batch, error)
                 return
             }
         }
-        guard let context else { return }
+        guard let transport else { return }
 
         var written = 0
         for index in batch.indices {
             let request = batch[index]
             guard request.place(on: self, batch: id) else { continue }  // timed out or cancelled while queued
-            context.append(request.command)
+            transport.append(request.command)
             batch[written] = request
             written += 1
         }
@@ -260,10 +262,10 @@ final class RedisConnection: @unchecked Sendable {
         defer { instruments.batchFinished(written) }
 
         for position in 0..<written {
-            if configuration.busyPolling { awaitReadable(context) }
+            if configuration.busyPolling { awaitReadable(transport) }
             let result: Result<RedisReply, RedisClientError>
             do {
-                result = try context.readReply()
+                result = try transport.readReply()
             } catch {
                 let error = transportError(error, batch: id)
                 fail(batch[position..<written], error)
@@ -285,44 +287,64 @@ final class RedisConnection: @unchecked Sendable {
 
     /// Flushes the output buffer and polls the socket for a reply for up to ``pollReplyFor`` before the
     /// blocking read, so a fast server's reply is picked up without the thread being put to sleep and woken.
-    private func awaitReadable(_ context: HiredisContext) {
+    private func awaitReadable(_ transport: RedisTransport) {
         // The read would flush first too; the reply cannot come before the command has left.
-        guard context.flush() else { return }
+        guard transport.flush() else { return }
         // A reply already in the reader's buffer needs no read at all.
-        if context.hasBufferedInput { return }
+        if transport.hasBufferedInput { return }
         guard lastBatchSize <= Self.spinBatchLimit, spinToken.tryAcquire() else { return }
         defer { spinToken.release() }
-        var descriptor = pollfd(fd: context.fileDescriptor, events: Int16(POLLIN), revents: 0)
+        var descriptor = pollfd(fd: transport.fileDescriptor, events: Int16(POLLIN), revents: 0)
         let until = monotonicNanoseconds() &+ Self.pollReplyFor
         repeat {
             if poll(&descriptor, 1, 0) != 0 { return }
         } while monotonicNanoseconds() < until
     }
 
-    /// Connects, authenticates and selects the database; returns the error if any step fails.
+    /// Connects, runs the TLS handshake, authenticates and selects the database, all within the connect timeout;
+    /// returns the error if any step fails.
     private func connect(batch: UInt64) -> RedisClientError? {
-        let made: HiredisContext
+        let deadline = monotonicDeadline(after: configuration.connectTimeout)
+        let socket: Socket
         do {
-            made = try HiredisContext.connect(to: configuration.endpoint, timeout: configuration.connectTimeout)
+            socket = try Socket.connect(to: configuration.endpoint, deadline: deadline)
         } catch {
             return connectFailed(error)
         }
-        lock.withLock { socket = made.fileDescriptor }
         if configuration.keepAlive, configuration.endpoint.isTCP {
-            made.enableKeepAlive()
+            socket.enableKeepAlive()
         }
-        // The handshake below is bounded by the connect timeout; commands afterwards by the watchdog.
-        made.setTimeout(configuration.connectTimeout)
-        let failure = ConnectionHandshake.run(on: made, configuration: configuration) { error in
-            transportError(error, batch: batch)
+        let made: RedisTransport
+        do {
+            var tls: TLSSession?
+            if let tlsContext, case .tcp(let host, _) = configuration.endpoint.base {
+                tls = try TLSSession(context: tlsContext, socket: socket, host: host, endpoint: configuration.endpoint)
+            }
+            made = RedisTransport(socket: socket, tls: tls)
+        } catch {
+            return connectFailed(error)
         }
+        // From here on a cut (a deadline, close()) ends the handshakes at once.
+        lock.withLock { self.socket = made.fileDescriptor }
+        made.deadline = deadline
+        var failure: RedisClientError?
+        do {
+            try made.startTLS(until: deadline)
+        } catch {
+            failure = transportError(error, batch: batch)
+        }
+        failure =
+            failure
+            ?? ConnectionHandshake.run(on: made, configuration: configuration) { error in
+                transportError(error, batch: batch)
+            }
         if let failure {
-            // Forget the socket before the context closes it: its number may be reused at once.
-            lock.withLock { socket = -1 }
+            // Forget the socket before the transport closes it: its number may be reused at once.
+            lock.withLock { self.socket = -1 }
             return connectFailed(failure)
         }
-        made.setTimeout(.zero)
-        context = made
+        made.deadline = .max
+        transport = made
         backoff.succeeded()
         lock.withLock {
             connected = true
@@ -353,12 +375,12 @@ final class RedisConnection: @unchecked Sendable {
     }
 
     private func disconnect(reason: RedisClientError?) {
-        guard context != nil else { return }
+        guard transport != nil else { return }
         lock.withLock {
             socket = -1
             connected = false
         }
-        self.context = nil  // frees the hiredis context, closing the socket
+        self.transport = nil  // closes the socket, frees the TLS session and hiredis's reader
         instruments.disconnected()
         if let reason, !loggedDown {
             logger.warning("redis connection lost", metadata: ["error": "\(reason)"])

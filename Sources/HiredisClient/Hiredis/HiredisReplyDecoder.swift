@@ -2,7 +2,7 @@ internal import CHiredis
 
 /// Turns hiredis's `redisReply` trees into ``RedisReply`` values.
 ///
-/// The reply is copied out: hiredis frees its reply object as soon as ``HiredisContext/readReply()`` returns.
+/// The reply is copied out: hiredis frees its reply object as soon as ``HiredisCodec/nextReply()`` returns.
 enum HiredisReplyDecoder {
     /// The reply as a result: a top-level error reply becomes a ``RedisClientError/Code/serverError`` failure.
     static func result(of reply: UnsafePointer<redisReply>) -> Result<RedisReply, RedisClientError> {

@@ -11,13 +11,19 @@ final class ConnectionPool: Sendable {
     private let pending: PendingCounter
 
     /// Creates the connections and starts their I/O threads; none connects before its first command.
-    init(configuration: RedisClientConfiguration, logger: Logger, instruments: ClientInstruments) {
+    init(
+        configuration: RedisClientConfiguration,
+        tlsContext: TLSContext?,
+        logger: Logger,
+        instruments: ClientInstruments
+    ) {
         let pending = PendingCounter(limit: configuration.maximumPendingCommands)
         let spinToken = SpinToken()
         self.pending = pending
         self.connections = (0..<configuration.connectionCount).map { index in
             RedisConnection(
                 configuration: configuration,
+                tlsContext: tlsContext,
                 index: index,
                 pending: pending,
                 spinToken: spinToken,

@@ -154,10 +154,8 @@ final class Recovery: Sendable {
             // Only failures record it here, so the success path takes no extra lock; the loop catches up with
             // successes, and with the window sliding by, on each pass.
             instruments.failureRateChanged(breaker.failureRate)
-            if classification == .failure {
-                doubtRecentWrites()
-                wake.signal()
-            }
+            // Replayed like any journaled write: through the probes while open, after the next success otherwise.
+            if classification == .failure { doubtRecentWrites() }
             return .degraded(error)
         }
     }

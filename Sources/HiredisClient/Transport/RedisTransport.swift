@@ -1,0 +1,111 @@
+/// A connection's byte stream to the server: its ``Socket``, its ``TLSSession`` when TLS is on, its buffers, and
+/// the ``HiredisCodec`` that turns commands into bytes and bytes into replies.
+///
+/// Commands are encoded into one output buffer and leave in one write when the batch is flushed
+/// (auto-pipelining); bytes read go through one input buffer to hiredis's reader. Not thread-safe: the
+/// connection's I/O thread owns it, and ``RedisConnection`` serializes access to it.
+final class RedisTransport {
+    private let socket: Socket
+    private let tls: TLSSession?
+    private let codec = HiredisCodec()
+    /// Encoded commands not yet written.
+    private var output: [UInt8] = []
+    /// Bytes as they come off the socket (decrypted, with TLS), before hiredis's reader copies them.
+    private let input: UnsafeMutableRawBufferPointer
+    /// Why the last ``flush()`` failed; the next ``readReply()`` throws it.
+    private var writeError: RedisClientError?
+
+    /// The instant reads and writes give up with ``RedisClientError/Code/timeout``; `.max`, the default, waits
+    /// without bound (commands rely on ``DeadlineWatchdog`` to cut the socket).
+    var deadline: UInt64 = .max
+
+    private static let inputCapacity = 64 * 1024
+    private static let retainedOutputCapacity = 1024 * 1024
+
+    /// Takes over `socket`, with TLS on it when `tls` is given; ``startTLS(until:)`` runs its handshake.
+    init(socket: Socket, tls: TLSSession?) {
+        self.socket = socket
+        self.tls = tls
+        self.input = .allocate(byteCount: Self.inputCapacity, alignment: 1)
+    }
+
+    deinit {
+        input.deallocate()
+    }
+
+    /// The socket, for `poll` and for `shutdown(2)` from another thread.
+    var fileDescriptor: Int32 { socket.descriptor }
+
+    func enableKeepAlive() {
+        socket.enableKeepAlive()
+    }
+
+    /// Runs the TLS handshake, if there is TLS, before anything else is sent.
+    func startTLS(until deadline: UInt64) throws(RedisClientError) {
+        try tls?.handshake(until: deadline)
+    }
+
+    /// Appends `command` to the output buffer; nothing is written until ``flush()`` or ``readReply()``.
+    func append(_ command: RedisCommand) {
+        codec.encode(command, into: &output)
+    }
+
+    /// Writes the whole output buffer. False when writing failed; the next ``readReply()`` throws the error.
+    func flush() -> Bool {
+        do throws(RedisClientError) {
+            try write()
+            return true
+        } catch {
+            writeError = error
+            return false
+        }
+    }
+
+    private func write() throws(RedisClientError) {
+        if let writeError { throw writeError }
+        guard !output.isEmpty else { return }
+        let deadline = self.deadline
+        let failure: RedisClientError? = output.withUnsafeBytes { bytes in
+            do throws(RedisClientError) {
+                if let tls {
+                    try tls.write(bytes, until: deadline)
+                } else {
+                    try socket.write(bytes, until: deadline)
+                }
+                return nil
+            } catch {
+                return error
+            }
+        }
+        if let failure { throw failure }
+        // A batch of large values should not pin its buffer for the life of the connection.
+        if output.capacity > Self.retainedOutputCapacity {
+            output = []
+        } else {
+            output.removeAll(keepingCapacity: true)
+        }
+    }
+
+    /// Flushes the output buffer if needed and reads the next reply.
+    ///
+    /// - Returns: the reply; an error reply from the server is a `failure` (the connection is still usable).
+    /// - Throws: the transport failure when the read or write failed (the connection is not usable any more).
+    func readReply() throws(RedisClientError) -> Result<RedisReply, RedisClientError> {
+        try write()
+        while true {
+            if let reply = try codec.nextReply() { return reply }
+            let count: Int
+            if let tls {
+                count = try tls.read(into: input, until: deadline)
+            } else {
+                count = try socket.read(into: input, until: deadline)
+            }
+            codec.feed(UnsafeRawBufferPointer(rebasing: input[..<count]))
+        }
+    }
+
+    /// Whether bytes already read wait in hiredis's reader or in OpenSSL, so the next reply may need no `read`.
+    var hasBufferedInput: Bool {
+        codec.hasBufferedInput || tls?.hasBufferedInput == true
+    }
+}
