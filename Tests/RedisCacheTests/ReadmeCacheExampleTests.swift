@@ -89,6 +89,35 @@ struct ReadmeCacheExampleTests {
         }
     }
 
+    @Test func theReadmeTLSExampleServesOverTLSWithMutualAuthentication() async throws {
+        let certificates = try await TestCertificates.generate()
+        defer { certificates.remove() }
+        var options = RedisServer.Options()
+        options.tls = .init(certificates: certificates, authenticateClients: true)
+        try await RedisServer.withServer(options) { server in
+            let logger = Logger(label: "catalog", factory: { _ in SwiftLogNoOpLogHandler() })
+            let url = try #require(server.tlsURL)  // rediss://127.0.0.1:PORT
+            let caFile = certificates.caFile
+            let (certificateFile, keyFile) = (certificates.client.certificateFile, certificates.client.keyFile)
+
+            // --- README TLS example begins (URL and files from the test server) ---
+            var redis = try RedisClientConfiguration(url: url)  // rediss://: TLS 1.2+, certificate and name verified
+            redis.tls?.caFile = caFile  // the CA your provider gives you (the system's trust store when nil)
+            redis.tls?.certificateFile = certificateFile  // mutual TLS, when the server asks for a client certificate
+            redis.tls?.keyFile = keyFile
+            let cache = try ResilientCache(redis: redis, logger: logger)
+            // --- README TLS example ends ---
+
+            let running = Task { await cache.run() }
+            try await cache.set("over-tls", Array("yes".utf8))
+            #expect(try await cache.get("over-tls") == Array("yes".utf8))
+            #expect(cache.metrics.degradedTotal == 0)
+            #expect(try server.cli("GET", "cache:over-tls") == "yes", "written through the TLS port")
+            cache.shutdown()
+            await running.value
+        }
+    }
+
     @Test func theReadmeBreakerExampleRuns() async throws {
         let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
         let calls = ConcurrentCounter()
