@@ -7,8 +7,9 @@ import Synchronization
 /// key first routes to that shard, and one more, `unassigned`, for keys whose shard is not known yet (before the
 /// layout is discovered): its journal is replayed wherever the keys live once the backend answers.
 ///
-/// A key's reads are fenced by its shard's journal and by the unassigned unit's: an entry recorded before the
-/// layout was known must still keep the old value from being read.
+/// A key's reads are fenced by its shard's journal, by the unassigned unit's (an entry recorded before the layout
+/// was known), and by an entry for the key itself in any other shard's journal (recorded before the key moved);
+/// see ``fences(_:in:)``.
 final class RecoveryUnits: Sendable {
     /// The unit over a single backend.
     private let single: Recovery?
