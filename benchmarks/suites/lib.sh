@@ -2,16 +2,27 @@
 # use (through `LoadGenerator server`), and the release build of the load generator.
 # shellcheck shell=bash
 
-# start_redis: sets REDIS_PORT; stopped by stop_redis (trap it). Needs build_load_generator first. The harness
+# start_redis [--tls]: sets REDIS_PORT; stopped by stop_redis (trap it). Needs build_load_generator first. The harness
 # picks a free loopback port (never 6379), keeps the server's files in a directory of its own and kills the server
-# if the load generator dies.
+# if the load generator dies. With --tls the server also listens for TLS with certificates made now (removed when it
+# stops), and REDIS_TLS_PORT, REDIS_TLS_CA, REDIS_TLS_CERT and REDIS_TLS_KEY (a client certificate) are set too.
 start_redis() {
-    REDIS_PORT_FILE="$(mktemp -u /tmp/resilient-cache-bench-port.XXXXXX)"
-    "$LOAD_GENERATOR" server --port-file "$REDIS_PORT_FILE" &
+    local tls=()
+    [ "${1:-}" = --tls ] && tls=(--tls)
+    REDIS_INFO_FILE="$(mktemp -u /tmp/resilient-cache-bench-server.XXXXXX)"
+    "$LOAD_GENERATOR" server "${tls[@]}" --info-file "$REDIS_INFO_FILE" &
     REDIS_SERVER_PID=$!
-    for _ in $(seq 300); do
-        if [ -s "$REDIS_PORT_FILE" ]; then
-            REDIS_PORT="$(cat "$REDIS_PORT_FILE")"
+    for _ in $(seq 600); do
+        if [ -s "$REDIS_INFO_FILE" ]; then
+            eval "$(python3 - "$REDIS_INFO_FILE" <<'PY'
+import json, shlex, sys
+info = json.load(open(sys.argv[1]))
+print(f"REDIS_PORT={info['port']}")
+if "tls_port" in info:
+    print(f"REDIS_TLS_PORT={info['tls_port']} REDIS_TLS_CA={shlex.quote(info['ca_file'])} "
+          f"REDIS_TLS_CERT={shlex.quote(info['client_cert_file'])} REDIS_TLS_KEY={shlex.quote(info['client_key_file'])}")
+PY
+)"
             return 0
         fi
         kill -0 "$REDIS_SERVER_PID" 2>/dev/null || break
@@ -28,7 +39,7 @@ stop_redis() {
         wait "$REDIS_SERVER_PID" 2>/dev/null || true
         REDIS_SERVER_PID=""
     fi
-    [ -n "${REDIS_PORT_FILE:-}" ] && rm -f "$REDIS_PORT_FILE"
+    [ -n "${REDIS_INFO_FILE:-}" ] && rm -f "$REDIS_INFO_FILE"
     return 0
 }
 

@@ -45,6 +45,11 @@ struct Throughput: AsyncParsableCommand {
     var keyPrefix: String = "key:"
     @Flag(help: "First SET every key of the key space to a value of --value-size bytes (not timed).")
     var populate = false
+    @Option(help: "With a rediss:// URL: the CA file the server's certificate must chain to.") var tlsCa: String?
+    @Option(help: "With a rediss:// URL: a client certificate (PEM) to present.") var tlsCert: String?
+    @Option(help: "With a rediss:// URL: the client certificate's key (PEM).") var tlsKey: String?
+    @Option(help: "With a rediss:// URL: the name the server's certificate must be for (default: the host).")
+    var tlsServerName: String?
 
     func run() async throws {
         if cluster {
@@ -52,7 +57,14 @@ struct Throughput: AsyncParsableCommand {
             return
         }
         let connections = self.connections ?? 4
-        let client = try makeClient(url: url, connections: connections, timeout: .seconds(5))
+        let client = try makeClient(url: url, connections: connections, timeout: .seconds(5)) { configuration in
+            guard tlsCa != nil || tlsCert != nil || tlsKey != nil || tlsServerName != nil else { return }
+            guard configuration.tls != nil else { throw ValidationError("--tls-* options need a rediss:// URL") }
+            configuration.tls?.caFile = tlsCa
+            configuration.tls?.certificateFile = tlsCert
+            configuration.tls?.keyFile = tlsKey
+            configuration.tls?.serverName = tlsServerName
+        }
         let keys = (0..<keySpace).map { benchmarkKey($0, prefix: keyPrefix) }
         let value = [UInt8](repeating: UInt8(ascii: "x"), count: valueSize)
         let isSet = operation == "set"
@@ -251,11 +263,17 @@ struct Result {
     }
 }
 
-func makeClient(url: String, connections: Int, timeout: Duration) throws -> RedisClient {
+func makeClient(
+    url: String,
+    connections: Int,
+    timeout: Duration,
+    adjust: (inout RedisClientConfiguration) throws -> Void = { _ in }
+) throws -> RedisClient {
     var configuration = try RedisClientConfiguration(url: url)
     configuration.connectionCount = connections
     configuration.commandTimeout = timeout
     configuration.connectTimeout = timeout
+    try adjust(&configuration)
     return try RedisClient(
         configuration: configuration, logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
 }

@@ -11,8 +11,13 @@ import RedisTestSupport
 /// persistence, killed by the harness's watchdog if this process dies), so the suites start Redis the way the tests
 /// and the demo do. Writes the port to a file once the server answers; shuts it down on SIGTERM or SIGINT.
 ///
+/// With `--tls` it first makes certificates (``TestCertificates``, removed at exit) and also listens for TLS on a
+/// port of its own, client certificates optional; `--info-file` then gets
+/// `{"port": P, "tls_port": T, "ca_file": "…", "client_cert_file": "…", "client_key_file": "…"}`.
+///
 /// ```sh
 /// LoadGenerator server --port-file "$dir/port" &
+/// LoadGenerator server --tls --info-file "$dir/server.json" &
 /// ```
 struct Server: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -20,20 +25,45 @@ struct Server: AsyncParsableCommand {
     )
 
     @Option(help: "Where to write the server's port once it answers (the file appears whole).")
-    var portFile: String
+    var portFile: String?
+    @Option(help: "Where to write the server's JSON description (port, TLS port, certificate paths) once it answers.")
+    var infoFile: String?
+    @Flag(help: "Also listen for TLS, with certificates made now (client certificates optional).")
+    var tls = false
+
+    func validate() throws {
+        guard portFile != nil || infoFile != nil else { throw ValidationError("give --port-file or --info-file") }
+    }
 
     func run() async throws {
         // Caught before the server starts: a stop that comes early still shuts it down.
         let stop = SignalWaiter([SIGTERM, SIGINT])
-        let server = try await RedisServer.start()
+        let certificates = tls ? try await TestCertificates.generate() : nil
+        defer { certificates?.remove() }
+        let server = try await RedisServer.start(.init(tls: certificates.map { .init(certificates: $0) }))
         do {
-            try String(server.port).write(toFile: portFile, atomically: true, encoding: .utf8)
+            if let portFile { try String(server.port).write(toFile: portFile, atomically: true, encoding: .utf8) }
+            if let infoFile {
+                try info(server, certificates).write(toFile: infoFile, atomically: true, encoding: .utf8)
+            }
         } catch {
             await server.shutdown()
             throw error
         }
         await stop.wait()
         await server.shutdown()
+    }
+
+    private func info(_ server: RedisServer, _ certificates: TestCertificates?) -> String {
+        var fields = [#""port": \#(server.port)"#]
+        if let tlsPort = server.tlsPort, let certificates {
+            fields += [
+                #""tls_port": \#(tlsPort)"#, #""ca_file": "\#(certificates.caFile)""#,
+                #""client_cert_file": "\#(certificates.client.certificateFile)""#,
+                #""client_key_file": "\#(certificates.client.keyFile)""#,
+            ]
+        }
+        return "{" + fields.joined(separator: ", ") + "}"
     }
 }
 
