@@ -17,7 +17,13 @@ final class RedisTransport {
 
     /// The instant reads and writes give up with ``RedisClientError/Code/timeout``; `.max`, the default, waits
     /// without bound (commands rely on ``DeadlineWatchdog`` to cut the socket).
-    var deadline: UInt64 = .max
+    ///
+    /// Without TLS and without a deadline, the socket blocks: a read that must wait is then one system call.
+    var deadline: UInt64 = .max {
+        didSet {
+            if tls == nil, (oldValue == .max) != (deadline == .max) { socket.setBlocking(deadline == .max) }
+        }
+    }
 
     private static let inputCapacity = 64 * 1024
     private static let retainedOutputCapacity = 1024 * 1024
