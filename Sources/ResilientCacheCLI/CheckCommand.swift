@@ -29,14 +29,7 @@ struct CheckCommand: AsyncParsableCommand {
             valueName: "url"))
     var redis: String
 
-    @Option(help: ArgumentHelp("With a rediss:// --redis: the CA file to trust.", valueName: "path"))
-    var tlsCA: String?
-
-    @Option(help: ArgumentHelp("With a rediss:// --redis: the client certificate, for mutual TLS.", valueName: "path"))
-    var tlsCert: String?
-
-    @Option(help: ArgumentHelp("With --tls-cert: its private key.", valueName: "path"))
-    var tlsKey: String?
+    @OptionGroup var tlsOptions: TLSOptions
 
     @Flag(help: "Print one JSON object instead of the report.")
     var json = false
@@ -95,10 +88,7 @@ struct CheckCommand: AsyncParsableCommand {
         guard timeout > .zero else { throw ValidationError("--timeout must be positive") }
         options.connectTimeout = timeout
         options.commandTimeout = timeout
-        if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
-        if tlsCA != nil || tlsCert != nil {
-            options.tls = .init(caFile: tlsCA, certificateFile: tlsCert, keyFile: tlsKey)
-        }
+        if let settings = try tlsOptions.settings() { options.tls = settings }
         return options
     }
 

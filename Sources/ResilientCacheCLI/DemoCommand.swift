@@ -67,14 +67,7 @@ struct DemoCommand: AsyncParsableCommand {
     @Flag(help: "Start the embedded redis-server with TLS only, on certificates the demo makes (needs openssl).")
     var tls = false
 
-    @Option(help: ArgumentHelp("With a rediss:// --redis: the CA file to trust.", valueName: "path"))
-    var tlsCA: String?
-
-    @Option(help: ArgumentHelp("With a rediss:// --redis: the client certificate, for mutual TLS.", valueName: "path"))
-    var tlsCert: String?
-
-    @Option(help: ArgumentHelp("With --tls-cert: its private key.", valueName: "path"))
-    var tlsKey: String?
+    @OptionGroup var tlsOptions: TLSOptions
 
     @Option(help: "Concurrent callers.")
     var concurrency: Int = 50
@@ -188,10 +181,7 @@ struct DemoCommand: AsyncParsableCommand {
         if tls && (cluster || redisCluster != nil) {
             throw ValidationError("--tls starts one redis-server with TLS; the demo's cluster runs without TLS")
         }
-        if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
-        if tlsCA != nil || tlsCert != nil {
-            configuration.tls = .init(caFile: tlsCA, certificateFile: tlsCert, keyFile: tlsKey)
-        }
+        if let settings = try tlsOptions.settings() { configuration.tls = settings }
         configuration.concurrency = concurrency
         configuration.keys = keys
         configuration.duration = try parse(duration, option: "--duration", unit: .seconds)
