@@ -99,8 +99,9 @@ public struct ResilientCacheConfiguration: Sendable {
     public var shutdownReplayTimeout: Duration {
         didSet { precondition(shutdownReplayTimeout >= .zero, "shutdownReplayTimeout must not be negative") }
     }
-    /// How long before a circuit opens a write the backend acknowledged is still doubted: such writes are journaled
-    /// when it opens, and so fenced and replayed on recovery like writes that never arrived.
+    /// How long a write the backend acknowledged is still doubted: when a call fails, the writes acknowledged
+    /// within this long before are journaled, and so fenced and replayed on recovery like writes that never
+    /// arrived.
     ///
     /// Redis replicates asynchronously. A primary that dies may have acknowledged a `SET` or an `UNLINK` that its
     /// replica never received; when that replica is promoted, it serves the value the write replaced. The writes
@@ -108,7 +109,7 @@ public struct ResilientCacheConfiguration: Sendable {
     /// only misses. `nil` (the default) means 2 s over a Redis Cluster, where failover is part of the design, and
     /// off over a single backend; set it for a single Redis that fails over behind its address (a managed Redis,
     /// Sentinel behind a proxy). At most ``journalCapacity`` writes are remembered; more within the window
-    /// overflow the journal when the circuit opens, and its policy applies.
+    /// fence the whole namespace when a call fails, until it is flushed.
     public var replicationLossWindow: Duration? {
         didSet {
             precondition(

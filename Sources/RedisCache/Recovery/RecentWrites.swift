@@ -2,7 +2,7 @@ import Synchronization
 
 /// The keys a unit's backend acknowledged writing during the last ``window``, oldest first, at most `capacity`.
 ///
-/// When the unit's circuit opens, they are taken into its journal: a replica promoted in place of a primary that
+/// On the unit's next failed call they are taken into its journal: a replica promoted in place of a primary that
 /// died may never have received them (Redis replicates asynchronously), so they are fenced and replayed on
 /// recovery like writes that never arrived.
 final class RecentWrites: Sendable {

@@ -49,7 +49,7 @@ final class Recovery: Sendable {
     let backend: any CacheBackend
     /// The shard this unit guards, for logs, metrics and health: `nil` over a single backend.
     let shard: String?
-    /// Writes acknowledged lately, journaled when the circuit opens; `nil` when
+    /// Writes acknowledged lately, journaled on the next failed call; `nil` when
     /// ``ResilientCacheConfiguration/replicationLossWindow`` is off.
     let recentWrites: RecentWrites?
     private let configuration: ResilientCacheConfiguration
