@@ -14,19 +14,7 @@ struct RedisClientConnectionTests {
                     $0.connectionCount = 4; $0.commandTimeout = .seconds(10)
                 }
             ) { (client: RedisClient) async throws in
-                // Values differ per key, so a reply handed to the wrong caller shows as a wrong value.
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    for index in 0..<10_000 {
-                        group.addTask {
-                            let key = RedisKey("pipelined:\(index)")
-                            let value = bytes("value-\(index)-\(String(repeating: "x", count: index % 50))")
-                            try await client.set(key, value: value)
-                            let read = try await client.get(key)
-                            #expect(read == value, "caller \(index) got another caller's reply")
-                        }
-                    }
-                    try await group.waitForAll()
-                }
+                try await tenThousandCallersEachReadTheirOwnWrite(client)
                 #expect(try server.cli("DBSIZE") == "10000")
                 // Four connections carried it all (plus redis-cli's own).
                 let clients = try server.cli("INFO", "clients")
@@ -157,5 +145,22 @@ struct RedisClientConnectionTests {
             #expect(error.message.hasPrefix("invalid Redis URL: "))
             #expect(!error.message.contains("bad%zz"))
         }
+    }
+}
+
+/// 10,000 concurrent callers, each writing its own value and reading it back: a reply handed to the wrong caller
+/// shows as a wrong value (the values differ per key).
+func tenThousandCallersEachReadTheirOwnWrite(_ client: RedisClient) async throws {
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for index in 0..<10_000 {
+            group.addTask {
+                let key = RedisKey("pipelined:\(index)")
+                let value = bytes("value-\(index)-\(String(repeating: "x", count: index % 50))")
+                try await client.set(key, value: value)
+                let read = try await client.get(key)
+                #expect(read == value, "caller \(index) got another caller's reply")
+            }
+        }
+        try await group.waitForAll()
     }
 }

@@ -37,6 +37,18 @@ struct TLSConnectionTests {
         }
     }
 
+    @Test func tenThousandConcurrentCallsOverTLSGetTheirOwnReplies() async throws {
+        try await TestCertificates.withCertificates { certificates in
+            try await withTLSServer(certificates) { server in
+                try await withTLSClient(server, certificates, configure: { $0.commandTimeout = .seconds(10) }) {
+                    (client: RedisClient) async throws in
+                    try await tenThousandCallersEachReadTheirOwnWrite(client)
+                    #expect(try await server.cliAsync("DBSIZE") == "10000")
+                }
+            }
+        }
+    }
+
     @Test func aRedissURLWithTheEnvironmentsCAConnects() async throws {
         try await TestCertificates.withCertificates { certificates in
             try await withTLSServer(certificates) { server in
