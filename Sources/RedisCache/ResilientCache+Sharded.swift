@@ -130,10 +130,7 @@ extension ResilientCache {
         metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) throws(RedisClientError) {
         var cluster = cluster
-        if cluster.node.reconnect.maximumDelay > configuration.maximumProbeInterval {
-            cluster.node.reconnect.maximumDelay = max(
-                cluster.node.reconnect.initialDelay, configuration.maximumProbeInterval)
-        }
+        cluster.node.reconnect.capMaximumDelay(at: configuration.maximumProbeInterval)
         let client = try RedisClusterClient(configuration: cluster, logger: logger, metricsFactory: metricsFactory)
         self.init(
             sharded: RedisClusterCacheBackend(cluster: client),

@@ -79,9 +79,7 @@ public final class ResilientCache: Sendable {
         metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) throws(RedisClientError) {
         var redis = redis
-        if redis.reconnect.maximumDelay > configuration.maximumProbeInterval {
-            redis.reconnect.maximumDelay = max(redis.reconnect.initialDelay, configuration.maximumProbeInterval)
-        }
+        redis.reconnect.capMaximumDelay(at: configuration.maximumProbeInterval)
         let client = try RedisClient(configuration: redis, logger: logger, metricsFactory: metricsFactory)
         self.init(
             backend: RedisCacheBackend(client: client),
@@ -900,6 +898,14 @@ public final class ResilientCache: Sendable {
         guard configuration.ttlJitter > 0 else { return ttl }
         let factor = Double.random(in: (1 - configuration.ttlJitter)...(1 + configuration.ttlJitter))
         return min(max(.milliseconds(1), ttl * factor), Self.maximumTTL)
+    }
+}
+
+extension RedisClientConfiguration.Reconnect {
+    /// A client the cache creates reconnects no slower than the recovery loop probes (`limit`, its
+    /// ``ResilientCacheConfiguration/maximumProbeInterval``), so that the probes see Redis as soon as it answers.
+    mutating func capMaximumDelay(at limit: Duration) {
+        if maximumDelay > limit { maximumDelay = max(initialDelay, limit) }
     }
 }
 

@@ -15,6 +15,14 @@ final class CircuitEventHub: Sendable {
             case .tagged(let continuation): continuation.finish()
             }
         }
+
+        /// Runs `handler` when the stream ends (finished, or its consumer gone).
+        func whenTerminated(_ handler: @escaping @Sendable () -> Void) {
+            switch self {
+            case .plain(let continuation): continuation.onTermination = { _ in handler() }
+            case .tagged(let continuation): continuation.onTermination = { _ in handler() }
+            }
+        }
     }
 
     private struct State {
@@ -38,23 +46,19 @@ final class CircuitEventHub: Sendable {
     func makeStream() -> AsyncStream<CircuitBreakerEvent> {
         let (stream, continuation) = AsyncStream.makeStream(
             of: CircuitBreakerEvent.self, bufferingPolicy: .bufferingNewest(1024))
-        register(.plain(continuation)) { continuation.onTermination = $0 }
+        register(.plain(continuation))
         return stream
     }
 
     func makeShardStream() -> AsyncStream<CacheCircuitEvent> {
         let (stream, continuation) = AsyncStream.makeStream(
             of: CacheCircuitEvent.self, bufferingPolicy: .bufferingNewest(1024))
-        register(.tagged(continuation)) { continuation.onTermination = $0 }
+        register(.tagged(continuation))
         return stream
     }
 
-    /// Adds `subscriber`, and removes it when its stream ends (`setTermination` installs the handler); finishes
-    /// it at once after ``finish()``.
-    private func register(
-        _ subscriber: Subscriber,
-        setTermination: (@escaping @Sendable (Any) -> Void) -> Void
-    ) {
+    /// Adds `subscriber`, and removes it when its stream ends; finishes it at once after ``finish()``.
+    private func register(_ subscriber: Subscriber) {
         let id = state.withLock { state -> Int? in
             if state.finished { return nil }
             let id = state.next
@@ -66,7 +70,7 @@ final class CircuitEventHub: Sendable {
             subscriber.finish()
             return
         }
-        setTermination { [weak self] _ in _ = self?.state.withLock { $0.subscribers.removeValue(forKey: id) } }
+        subscriber.whenTerminated { [weak self] in _ = self?.state.withLock { $0.subscribers.removeValue(forKey: id) } }
     }
 
     /// Ends every stream, and those made later at once.
