@@ -167,6 +167,47 @@ struct RedisClientFaultTests {
         }
     }
 
+    /// Servers drop idle connections (their `timeout` setting, `CLIENT KILL`, a proxy's idle cut); the next call
+    /// must get a new connection, not the old one's error.
+    @Test(arguments: [false, true])
+    func aConnectionTheServerDroppedWhileIdleIsReplacedBeforeTheNextCall(tls: Bool) async throws {
+        try await TestCertificates.withCertificates { certificates in
+            let options = RedisServer.Options(
+                extraArguments: ["--timeout", "1"],
+                tls: tls ? RedisServer.Options.TLS(certificates: certificates) : nil
+            )
+            try await RedisServer.withServer(options) { server in
+                try await withClient(
+                    server,
+                    configure: {
+                        $0.connectionCount = 2
+                        if tls {
+                            $0.endpoint = .tcp(host: "127.0.0.1", port: server.tlsPort!)
+                            $0.tls = .init(caFile: certificates.caFile)
+                        }
+                    }
+                ) { (client: RedisClient) async throws in
+                    try await client.set("k", value: bytes("v"))
+                    // Both connections carry calls.
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        for _ in 0..<50 { group.addTask { _ = try await client.get("k") } }
+                        try await group.waitForAll()
+                    }
+                    #expect(try server.cli("INFO", "clients").contains("connected_clients:3"))
+                    // The server's idle timeout (1 s) closes both.
+                    try await eventually(timeout: .seconds(5)) {
+                        try server.cli("INFO", "clients").contains("connected_clients:1")
+                    }
+                    for _ in 0..<10 { #expect(try await client.get("k") == bytes("v")) }
+                    // Killed while idle, from the server's side: the next call still succeeds.
+                    #expect(try await client.get("k") == bytes("v"))
+                    _ = try server.cli("CLIENT", "KILL", "TYPE", "normal")
+                    #expect(try await client.get("k") == bytes("v"))
+                }
+            }
+        }
+    }
+
     @Test func startingWhileTheServerIsDownIsNotAnError() async throws {
         try await RedisServer.withServer { server in
             await server.stop()

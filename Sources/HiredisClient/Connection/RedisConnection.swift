@@ -58,6 +58,8 @@ final class RedisConnection: @unchecked Sendable {
     private var backoff: ReconnectBackoff
     private var wasConnected = false
     private var lastBatchSize = 0
+    /// When the last batch ended (monotonic nanoseconds), to tell an idle connection from a busy one.
+    private var idleSince: UInt64 = 0
     private var loggedDown = false
 
     private var thread: IOThread?  // guarded by lock
@@ -240,7 +242,16 @@ final class RedisConnection: @unchecked Sendable {
         // Every request leaves `load` before its caller resumes, so a caller that sends its next command
         // right away finds this connection idle again and does not wander to a sleeping one.
         var unaccounted = batch.count
-        defer { load.wrappingSubtract(unaccounted, ordering: .relaxed) }
+        defer {
+            load.wrappingSubtract(unaccounted, ordering: .relaxed)
+            idleSince = monotonicNanoseconds()
+        }
+        if let transport, monotonicNanoseconds() &- idleSince >= Self.staleCheckAfter, transport.peerHasClosed {
+            // The server dropped the connection while it sat idle (its `timeout`, CLIENT KILL, a restart): a
+            // new one carries this batch, which would otherwise fail for nothing it did.
+            logger.debug("redis closed the idle connection; connecting again")
+            disconnect(reason: nil)
+        }
         if transport == nil {
             if let error = connect(batch: id) {
                 fail(batch, error)
@@ -277,6 +288,10 @@ final class RedisConnection: @unchecked Sendable {
             batch[position].complete(result)
         }
     }
+
+    /// How long a connection must have been idle before a batch checks that the server has not closed it: one
+    /// `poll` per batch after a pause, none while batches follow each other.
+    static let staleCheckAfter: UInt64 = 1_000_000
 
     /// Busy-polling pays off when callers wait for each reply (batches of one or two); with larger batches the
     /// thread has work anyway, and polling would only take CPU from Redis and the callers.

@@ -42,6 +42,9 @@ final class RedisTransport {
     /// The socket, for `poll` and for `shutdown(2)` from another thread.
     var fileDescriptor: Int32 { socket.descriptor }
 
+    /// Whether the server has closed this connection while it sat idle (see ``Socket/peerHasClosed``).
+    var peerHasClosed: Bool { socket.peerHasClosed }
+
     func enableKeepAlive() {
         socket.enableKeepAlive()
     }

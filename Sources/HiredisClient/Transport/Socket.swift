@@ -206,11 +206,18 @@ final class Socket {
         }
     }
 
-    /// Whether the socket has bytes to read (or has failed) now, without waiting.
-    var isReadable: Bool {
-        var entry = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-        return poll(&entry, 1, 0) != 0
+    /// Whether the peer has closed its side or the socket has failed, without waiting: what an idle connection
+    /// looks like after the server dropped it (its `timeout` setting, `CLIENT KILL`, a restart, a proxy's idle
+    /// cut). Bytes waiting to be read do not count: with TLS they may be a session ticket.
+    var peerHasClosed: Bool {
+        var entry = pollfd(fd: descriptor, events: Self.pollReadHangUp, revents: 0)
+        guard poll(&entry, 1, 0) > 0 else { return false }
+        return entry.revents & (Self.pollReadHangUp | Int16(POLLHUP | POLLERR)) != 0
     }
+
+    /// Linux's `POLLRDHUP` (the peer shut down its writing side), which Glibc's module leaves out (it needs
+    /// `_GNU_SOURCE`).
+    private static let pollReadHangUp: Int16 = 0x2000
 
     /// Reads what is available, waiting until `deadline` for something to come.
     ///
