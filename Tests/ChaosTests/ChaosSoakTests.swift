@@ -39,13 +39,24 @@ struct ChaosSoakTests {
         var closedAfterClear: Duration?
     }
 
-    @Test(.timeLimit(.minutes(3)))
-    func everyFaultDegradesAndHealsWithoutStaleReads() async throws {
-        try await RedisTestbed.withTestbed(.init(enableDebugCommand: true), proxy: true) { testbed in
+    /// Every fault over plain TCP, and again over TLS: the proxy then sits in front of the server's TLS port, so
+    /// its faults cut, stall and reset TLS streams, and every reconnect is a new handshake.
+    @Test(.timeLimit(.minutes(3)), arguments: [false, true])
+    func everyFaultDegradesAndHealsWithoutStaleReads(tls: Bool) async throws {
+        try await TestCertificates.withCertificates { certificates in
+            try await Self.soak(certificates: tls ? certificates : nil)
+        }
+    }
+
+    static func soak(certificates: TestCertificates?) async throws {
+        var options = RedisServer.Options(enableDebugCommand: true)
+        options.tls = certificates.map { RedisServer.Options.TLS(certificates: $0) }
+        try await RedisTestbed.withTestbed(options, proxy: true) { testbed in
             let quiet = Logger(label: "chaos", factory: { _ in SwiftLogNoOpLogHandler() })
 
             var clientConfiguration = try RedisClientConfiguration(
                 endpoint: .tcp(host: testbed.host, port: testbed.port))
+            clientConfiguration.tls = certificates.map { .init(caFile: $0.caFile) }
             clientConfiguration.commandTimeout = Self.commandTimeout
             clientConfiguration.connectTimeout = Self.commandTimeout
             clientConfiguration.reconnect = try .init(initialDelay: .milliseconds(10), maximumDelay: .milliseconds(100))
@@ -149,7 +160,9 @@ struct ChaosSoakTests {
                 rows[index].fault = phases[2 * index + 1].snapshot
                 rows[index].recovery = phases[2 * index + 2].snapshot
             }
-            Self.printTable(rows, warmUp: phases[0].snapshot, rssBefore: rssBefore, rssSamples: rssSamples)
+            Self.printTable(
+                rows, over: certificates == nil ? "TCP" : "TLS", warmUp: phases[0].snapshot, rssBefore: rssBefore,
+                rssSamples: rssSamples)
             let readerTotals = readerStats.snapshot
             print(
                 "Second instance: \(readerTotals.reads) reads, \(readerTotals.escaped) escaped, "
@@ -313,7 +326,9 @@ struct ChaosSoakTests {
         .proxyLatency(.milliseconds(300)), .proxyBlackhole, .proxyReset,
     ]
 
-    static func printTable(_ rows: [Row], warmUp: PhaseStats.Snapshot, rssBefore: Double, rssSamples: [Double]) {
+    static func printTable(
+        _ rows: [Row], over transport: String, warmUp: PhaseStats.Snapshot, rssBefore: Double, rssSamples: [Double]
+    ) {
         func ms(_ duration: Duration?) -> String {
             guard let duration else { return "never" }
             let (seconds, attoseconds) = duration.components
@@ -323,7 +338,9 @@ struct ChaosSoakTests {
             ms(stats.slowest.filter { $0.key != "invalidate" }.values.max())
         }
         var lines = [
-            "", "Chaos soak: \(callers) callers, command timeout \(ms(commandTimeout)), open \(ms(openDuration))", "",
+            "",
+            "Chaos soak over \(transport): \(callers) callers, command timeout \(ms(commandTimeout)), open \(ms(openDuration))",
+            "",
         ]
         lines.append(
             "| fault | calls during | calls after | escaped | stale | overruns | slowest call | to OPEN | to CLOSED after clear | hits after |"
