@@ -188,8 +188,10 @@ extension RedisCluster {
             if keys.isEmpty {
                 return moved
             }
+            // A TLS cluster (`tls-cluster yes`) migrates over TLS, to the target's TLS port.
+            let port = migration.target.tlsPort ?? migration.target.port
             try await Self.checkedCommand(
-                ["MIGRATE", migration.target.host, String(migration.target.port), "", "0", "5000", "KEYS"] + keys,
+                ["MIGRATE", migration.target.host, String(port), "", "0", "5000", "KEYS"] + keys,
                 on: migration.source,
                 timeout: .seconds(10)
             )

@@ -74,6 +74,10 @@ public final class RedisCluster: Sendable {
     ///   - nodeTimeout: `cluster-node-timeout`: a primary unreachable for longer is failed over. Keep it short in
     ///     tests (a failover then takes about two to three times this).
     ///   - enableDebugCommand: Start the nodes with `--enable-debug-command yes`, for `DEBUG SLEEP`.
+    ///   - tls: When given, every node also listens for TLS with these certificates on its
+    ///     ``RedisServer/tlsPort``, and the cluster bus, replication, `MOVED`/`ASK` and the topology a TLS client
+    ///     reads name the TLS ports (`tls-cluster yes`, `tls-replication yes`), as in a managed TLS cluster. The
+    ///     plain ports stay open for readiness checks and `redis-cli`.
     /// - Returns: The running cluster. Call ``shutdown()`` when done.
     /// - Throws: ``RedisTestSupportError`` with code `clusterStartFailed` (with redis-cli's output or what is not
     ///   healthy yet) after shutting down every node it started, or `serverStartFailed` from a node.
@@ -81,7 +85,8 @@ public final class RedisCluster: Sendable {
         primaries: Int = 3,
         replicasPerPrimary: Int = 1,
         nodeTimeout: Duration = .milliseconds(1000),
-        enableDebugCommand: Bool = true
+        enableDebugCommand: Bool = true,
+        tls: TestCertificates? = nil
     ) async throws -> RedisCluster {
         guard primaries >= 3, replicasPerPrimary >= 0 else {
             throw RedisTestSupportError(
@@ -90,7 +95,7 @@ public final class RedisCluster: Sendable {
                     + "(asked for \(primaries) primaries with \(replicasPerPrimary) replicas each)"
             )
         }
-        let options = nodeOptions(nodeTimeout: nodeTimeout, enableDebugCommand: enableDebugCommand)
+        let options = nodeOptions(nodeTimeout: nodeTimeout, enableDebugCommand: enableDebugCommand, tls: tls)
         var nodes: [RedisServer] = []
         do {
             for _ in 0..<primaries * (1 + replicasPerPrimary) {
@@ -137,6 +142,7 @@ public final class RedisCluster: Sendable {
     ///   - replicasPerPrimary: How many replicas each primary gets.
     ///   - nodeTimeout: `cluster-node-timeout`.
     ///   - enableDebugCommand: Start the nodes with `--enable-debug-command yes`.
+    ///   - tls: TLS on every node and between them, with these certificates (see ``start(primaries:replicasPerPrimary:nodeTimeout:enableDebugCommand:tls:)``).
     ///   - isolation: The caller's actor, inherited so `body` may touch its state.
     ///   - body: The test; the cluster is shut down when it returns or throws.
     /// - Returns: What `body` returns.
@@ -145,6 +151,7 @@ public final class RedisCluster: Sendable {
         replicasPerPrimary: Int = 1,
         nodeTimeout: Duration = .milliseconds(1000),
         enableDebugCommand: Bool = true,
+        tls: TestCertificates? = nil,
         isolation: isolated (any Actor)? = #isolation,
         _ body: (RedisCluster) async throws -> T
     ) async throws -> T {
@@ -152,7 +159,8 @@ public final class RedisCluster: Sendable {
             primaries: primaries,
             replicasPerPrimary: replicasPerPrimary,
             nodeTimeout: nodeTimeout,
-            enableDebugCommand: enableDebugCommand
+            enableDebugCommand: enableDebugCommand,
+            tls: tls
         )
         do {
             let result = try await body(cluster)
@@ -165,9 +173,13 @@ public final class RedisCluster: Sendable {
     }
 
     /// The options of every node.
-    private static func nodeOptions(nodeTimeout: Duration, enableDebugCommand: Bool) -> RedisServer.Options {
+    private static func nodeOptions(
+        nodeTimeout: Duration,
+        enableDebugCommand: Bool,
+        tls: TestCertificates?
+    ) -> RedisServer.Options {
         let milliseconds = max(1, Int((nodeTimeout / .milliseconds(1)).rounded(.up)))
-        return RedisServer.Options(
+        var options = RedisServer.Options(
             enableDebugCommand: enableDebugCommand,
             extraArguments: [
                 "--cluster-node-timeout", String(milliseconds),
@@ -188,6 +200,11 @@ public final class RedisCluster: Sendable {
             ],
             clusterEnabled: true
         )
+        if let tls {
+            options.tls = RedisServer.Options.TLS(certificates: tls)
+            options.extraArguments += ["--tls-cluster", "yes", "--tls-replication", "yes"]
+        }
+        return options
     }
 
     /// `redis-cli --cluster create` over `nodes`: the first ones become primaries and get the slots in order.
@@ -264,6 +281,13 @@ public final class RedisCluster: Sendable {
     /// `redis://127.0.0.1:P1,127.0.0.1:P2,…`: every node, for a client that takes a list of seeds.
     public var seedURL: String {
         "redis://" + nodes.map { "\($0.host):\($0.port)" }.joined(separator: ",")
+    }
+
+    /// `rediss://127.0.0.1:T1,127.0.0.1:T2,…`: every node's TLS port, when the cluster was started with TLS.
+    public var tlsSeedURL: String? {
+        let ports = nodes.compactMap(\.tlsPort)
+        guard ports.count == nodes.count, !ports.isEmpty else { return nil }
+        return "rediss://" + zip(nodes, ports).map { "\($0.host):\($1)" }.joined(separator: ",")
     }
 
     /// Every node's address, in the order of ``nodes``.

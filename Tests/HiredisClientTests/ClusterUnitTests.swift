@@ -105,17 +105,21 @@ enum ClusterReplies {
         port: Int,
         role: String = "master",
         health: String = "online",
-        ip: String = "127.0.0.1"
+        ip: String = "127.0.0.1",
+        tlsPort: Int? = nil
     ) -> RedisReply {
-        .array([
-            .bulkString(bytes("id")), .bulkString(bytes(id)),
-            .bulkString(bytes("port")), .integer(Int64(port)),
-            .bulkString(bytes("ip")), .bulkString(bytes(ip)),
-            .bulkString(bytes("endpoint")), .bulkString(bytes(ip)),
-            .bulkString(bytes("role")), .bulkString(bytes(role)),
-            .bulkString(bytes("replication-offset")), .integer(42),
-            .bulkString(bytes("health")), .bulkString(bytes(health)),
-        ])
+        let tls: [RedisReply] = tlsPort.map { [.bulkString(bytes("tls-port")), .integer(Int64($0))] } ?? []
+        return .array(
+            [
+                .bulkString(bytes("id")), .bulkString(bytes(id)),
+                .bulkString(bytes("port")), .integer(Int64(port)),
+            ] + tls + [
+                .bulkString(bytes("ip")), .bulkString(bytes(ip)),
+                .bulkString(bytes("endpoint")), .bulkString(bytes(ip)),
+                .bulkString(bytes("role")), .bulkString(bytes(role)),
+                .bulkString(bytes("replication-offset")), .integer(42),
+                .bulkString(bytes("health")), .bulkString(bytes(health)),
+            ])
     }
 
     static func shard(_ slots: [Int], _ nodes: [RedisReply]) -> RedisReply {
@@ -177,6 +181,23 @@ struct ClusterTopologyTests {
         #expect(shards[0].nodeIDs == ["a", "d"])
         #expect(shards[1].slots == [100...16000])
         #expect(shards[1].replicas.isEmpty)
+    }
+
+    @Test func aTLSClientTakesTheTLSPortOfANodeThatListsBoth() throws {
+        let reply = RedisReply.array([
+            ClusterReplies.shard(
+                [0, 16383],
+                [
+                    ClusterReplies.node("a", port: 7000, tlsPort: 8000),
+                    ClusterReplies.node("b", port: 7001, role: "replica", tlsPort: 8001),
+                ])
+        ])
+        let plain = try ClusterTopology.parse(shardsReply: reply, host: "h").numbered(known: [], nextID: 0).0
+        #expect(plain[0].primary == .tcp(host: "127.0.0.1", port: 7000))
+        #expect(plain[0].replicas == [.tcp(host: "127.0.0.1", port: 7001)])
+        let tls = try ClusterTopology.parse(shardsReply: reply, host: "h", tls: true).numbered(known: [], nextID: 0).0
+        #expect(tls[0].primary == .tcp(host: "127.0.0.1", port: 8000))
+        #expect(tls[0].replicas == [.tcp(host: "127.0.0.1", port: 8001)])
     }
 
     @Test func uncoveredSlotsRouteNowhereWhileCoveredOnesStillRoute() throws {

@@ -26,8 +26,17 @@ struct ClusterTopology: Sendable, Hashable {
     /// connection error the shard's circuit breaker needs to see. Replicas that are not online serve no reads.
     /// Shards without slots are left out.
     ///
-    /// - Parameter host: the host of the node that answered, for nodes that report no address of their own.
-    static func parse(shardsReply reply: RedisReply, host: String) throws(RedisClientError) -> ClusterTopology {
+    /// A node lists `port` (plain TCP), `tls-port`, or both; a TLS client takes `tls-port` when there is one, a
+    /// plain client `port`.
+    ///
+    /// - Parameters:
+    ///   - host: the host of the node that answered, for nodes that report no address of their own.
+    ///   - tls: whether the client speaks TLS to the nodes.
+    static func parse(
+        shardsReply reply: RedisReply,
+        host: String,
+        tls: Bool = false
+    ) throws(RedisClientError) -> ClusterTopology {
         guard let entries = reply.array else { throw malformed("CLUSTER SHARDS", reply) }
         var shards: [Shard] = []
         for entry in entries {
@@ -56,9 +65,9 @@ struct ClusterTopology: Sendable, Hashable {
                 // `endpoint` is what the node wants clients to use; `ip` is its address; either may be "?" or "".
                 let address = [node["endpoint"]?.string, node["ip"]?.string].compactMap { $0 }
                     .first { !$0.isEmpty && $0 != "?" }
-                let portValue = node["port"] ?? node["tls-port"]
+                let portValue = tls ? node["tls-port"] ?? node["port"] : node["port"] ?? node["tls-port"]
                 guard let port = portValue?.integer ?? portValue?.string.flatMap({ Int64($0) }), port > 0 else {
-                    continue  // a node without a plain TCP port cannot be reached by this client
+                    continue  // a node without a TCP port cannot be reached by this client
                 }
                 nodes.append(
                     Node(

@@ -223,7 +223,8 @@ public final class RedisClusterClient: Sendable {
                 let client = try nodeClient(endpoint)
                 do {
                     let reply = try await client.send(RedisCommand("CLUSTER", [Array("SHARDS".utf8)]))
-                    return .success(try ClusterTopology.parse(shardsReply: reply, host: host))
+                    return .success(
+                        try ClusterTopology.parse(shardsReply: reply, host: host, tls: configuration.node.tls != nil))
                 } catch  where error.serverError?.code == "ERR" && error.message.lowercased().contains("unknown") {
                     let reply = try await client.send(RedisCommand("CLUSTER", [Array("SLOTS".utf8)]))
                     return .success(try ClusterTopology.parse(slotsReply: reply, host: host))
