@@ -59,7 +59,7 @@ public final class RedisClient: Sendable {
         metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) throws(RedisClientError) {
         try configuration.validate()
-        let tlsContext = try configuration.tls.map { tls throws(RedisClientError) in try TLSContext(tls) }
+        let tlsContext = try configuration.tls.map { tls throws(RedisClientError) in try TLSContext.make(tls) }
         self.init(
             validated: configuration,
             tlsContext: tlsContext,

@@ -72,7 +72,7 @@ public final class RedisClusterClient: Sendable {
         metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) throws(RedisClientError) {
         try configuration.validate()
-        self.tlsContext = try configuration.node.tls.map { tls throws(RedisClientError) in try TLSContext(tls) }
+        self.tlsContext = try configuration.node.tls.map { tls throws(RedisClientError) in try TLSContext.make(tls) }
         self.configuration = configuration
         self.logger = logger
         self.metricsFactory = metricsFactory

@@ -1,4 +1,5 @@
 internal import COpenSSL
+import Synchronization
 
 /// The one owner of an OpenSSL `SSL_CTX`: the trust anchors, the client certificate and the protocol floor that
 /// every TLS connection of a client shares.
@@ -14,6 +15,22 @@ final class TLSContext: @unchecked Sendable {
     /// The name the server's certificate must carry, `nil` for the host of each connection's endpoint.
     let serverName: String?
     let verifiesPeer: Bool
+
+    /// Makes the context of `configuration` on a short-lived thread of its own, joined before this returns.
+    ///
+    /// OpenSSL keeps per-thread state for the thread that makes a context (its random generators, its error
+    /// queue), freed only when that thread exits. Made on the caller's thread (one of Swift's pool threads, which
+    /// live as long as the process), that state would stay for good; made here, it goes with the thread, and the
+    /// caller's thread is not blocked reading certificate files either.
+    static func make(_ configuration: RedisClientConfiguration.TLS) throws(RedisClientError) -> TLSContext {
+        let made = Mutex<Result<TLSContext, RedisClientError>?>(nil)
+        IOThread.spawn(name: "redis-tls-init") {
+            let result = Result { () throws(RedisClientError) in try TLSContext(configuration) }
+            made.withLock { $0 = result }
+        }.join()
+        // The thread always stores a result before it returns.
+        return try made.withLock { $0! }.get()
+    }
 
     /// Loads the trust anchors and the client certificate of `configuration`.
     ///

@@ -1,6 +1,7 @@
 // A short client run for `valgrind --leak-check=full` (benchmarks/leak-check.sh): connect, pipelined
 // commands, a timed-out command (its connection is cut and re-made), a refused reconnect after close, and
-// shutdown. A synchronous main waiting on a semaphore, because valgrind 3.19 cannot follow the sigsuspend
+// shutdown. Arguments: URL [CA-FILE [CERT-FILE KEY-FILE]]: with a `rediss://` URL the same run goes over TLS,
+// trusting CA-FILE and presenting the client certificate when given. A synchronous main waiting on a semaphore, because valgrind 3.19 cannot follow the sigsuspend
 // that Dispatch parks the main thread in under an async main.
 import Dispatch
 import HiredisClient
@@ -12,6 +13,12 @@ let done = DispatchSemaphore(value: 0)
 Task.detached {
     do {
         var configuration = try RedisClientConfiguration(url: url)
+        let files = Array(CommandLine.arguments.dropFirst(2))
+        if files.count >= 1 { configuration.tls?.caFile = files[0] }
+        if files.count >= 3 {
+            configuration.tls?.certificateFile = files[1]
+            configuration.tls?.keyFile = files[2]
+        }
         configuration.commandTimeout = .seconds(20)  // valgrind runs everything many times slower
         let client = try RedisClient(configuration: configuration, logger: Logger(label: "leak-check"))
         try await withThrowingTaskGroup(of: Void.self) { group in
