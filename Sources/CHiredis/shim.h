@@ -16,10 +16,30 @@ static inline const char *CHiredis_readerErrstr(const redisReader *reader) {
     return reader->errstr;
 }
 
-/// Element `index` of an array reply. `redisReply.element` is a `struct redisReply **`; indexing it from Swift
-/// works but reads poorly at every call site.
-static inline const redisReply *CHiredis_element(const redisReply *reply, size_t index) {
-    return reply->element[index];
+/// Room for at least `minimum` more bytes at the end of the reader's buffer, so the transport can read from the
+/// socket straight into it instead of into a buffer of its own that `redisReaderFeed` would copy. Returns where
+/// the bytes go and sets `available` to how many fit; NULL after a protocol error or when out of memory. Keeps the
+/// bookkeeping `redisReaderFeed` does: an empty buffer with more than `maxbuf` unused bytes is released first.
+/// Call ``CHiredis_readerCommit`` with the number of bytes written there.
+static inline char *CHiredis_readerSpace(redisReader *reader, size_t minimum, size_t *available) {
+    if (reader->err) return NULL;
+    if (reader->len == 0 && reader->maxbuf != 0 && sdsavail(reader->buf) > reader->maxbuf) {
+        sdsfree(reader->buf);
+        reader->buf = sdsempty();
+        reader->pos = 0;
+        if (reader->buf == NULL) return NULL;
+    }
+    sds grown = sdsMakeRoomFor(reader->buf, minimum);
+    if (grown == NULL) return NULL;
+    reader->buf = grown;
+    *available = sdsavail(reader->buf);
+    return reader->buf + sdslen(reader->buf);
+}
+
+/// Adds `count` bytes written at ``CHiredis_readerSpace``'s pointer to what the reader parses.
+static inline void CHiredis_readerCommit(redisReader *reader, size_t count) {
+    sdsIncrLen(reader->buf, (ssize_t)count);
+    reader->len = sdslen(reader->buf);
 }
 
 /// `pthread_setname_np` is a GNU extension: glibc declares it only under `_GNU_SOURCE`, which Swift's Glibc

@@ -5,7 +5,8 @@ internal import CHiredis
 ///
 /// hiredis is the client's RESP codec and nothing more: the bytes come and go through ``RedisTransport``, which
 /// owns the socket and its buffers. Every hiredis call of the client is made here, and this is the one place that
-/// turns the reader's errors into a ``RedisClientError``; replies are parsed by ``HiredisReplyDecoder`` alone.
+/// turns the reader's errors into a ``RedisClientError``. Replies are parsed by the reader alone, into objects
+/// ``HiredisReplyBuilder`` makes.
 /// Like the reader it wraps, it is not thread-safe: one I/O thread owns it.
 final class HiredisCodec {
     private let reader: UnsafeMutablePointer<redisReader>
@@ -16,7 +17,11 @@ final class HiredisCodec {
 
     init() {
         // redisReaderCreate fails only when out of memory, which nothing here could recover from either.
-        guard let reader = redisReaderCreate() else { fatalError("hiredis could not allocate a reader") }
+        guard let reader = redisReaderCreateWithFunctions(HiredisReplyBuilder.functions) else {
+            fatalError("hiredis could not allocate a reader")
+        }
+        // Up to this much unused buffer is kept between replies instead of being freed and grown again.
+        reader.pointee.maxbuf = Self.retainedInputCapacity
         self.reader = reader
         self.argvCapacity = 8
         self.argv = .allocate(capacity: argvCapacity)
@@ -56,11 +61,24 @@ final class HiredisCodec {
         output.append(contentsOf: UnsafeRawBufferPointer(start: encoded, count: Int(length)))
     }
 
-    /// Hands bytes read from the server to the reader, which copies them.
-    func feed(_ bytes: UnsafeRawBufferPointer) {
-        guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
-        // It fails only when out of memory or after a protocol error, which the next reply reports.
-        _ = redisReaderFeed(reader, base.assumingMemoryBound(to: CChar.self), bytes.count)
+    /// How much room a read into the reader's buffer gets at least, and how much unused room is kept.
+    static let readSize = 16 * 1024
+    static let retainedInputCapacity = 256 * 1024
+
+    /// Reads from the server straight into the reader's buffer: `read` gets the free room at its end and returns
+    /// how many bytes it wrote there (at least one), which the reader then parses. No copy is made on the way.
+    ///
+    /// - Throws: what `read` throws; ``RedisClientError/Code/protocolError`` after a protocol error (or when out of
+    ///   memory), as the next reply would.
+    func read(
+        _ read: (UnsafeMutableRawBufferPointer) throws(RedisClientError) -> Int
+    ) throws(RedisClientError) {
+        var available = 0
+        guard let space = CHiredis_readerSpace(reader, Self.readSize, &available) else {
+            throw RedisClientError(.protocolError, "protocol error: \(String(cString: CHiredis_readerErrstr(reader)))")
+        }
+        let count = try read(UnsafeMutableRawBufferPointer(start: space, count: available))
+        CHiredis_readerCommit(reader, count)
     }
 
     /// The next complete reply among the bytes fed so far, or `nil` when more bytes are needed.
@@ -74,8 +92,7 @@ final class HiredisCodec {
             throw RedisClientError(.protocolError, "protocol error: \(String(cString: CHiredis_readerErrstr(reader)))")
         }
         guard let reply else { return nil }
-        defer { freeReplyObject(reply) }
-        return HiredisReplyDecoder.result(of: reply.assumingMemoryBound(to: redisReply.self))
+        return HiredisReplyBuilder.result(ofRoot: reply)
     }
 
     /// Whether bytes fed to the reader wait to be parsed, so the next reply may need no `read`.

@@ -10,8 +10,6 @@ final class RedisTransport {
     private let codec = HiredisCodec()
     /// Encoded commands not yet written.
     private var output: [UInt8] = []
-    /// Bytes as they come off the socket (decrypted, with TLS), before hiredis's reader copies them.
-    private let input: UnsafeMutableRawBufferPointer
     /// Why the last ``flush()`` failed; the next ``readReply()`` throws it.
     private var writeError: RedisClientError?
 
@@ -25,18 +23,12 @@ final class RedisTransport {
         }
     }
 
-    private static let inputCapacity = 64 * 1024
     private static let retainedOutputCapacity = 1024 * 1024
 
     /// Takes over `socket`, with TLS on it when `tls` is given; ``startTLS(until:)`` runs its handshake.
     init(socket: Socket, tls: TLSSession?) {
         self.socket = socket
         self.tls = tls
-        self.input = .allocate(byteCount: Self.inputCapacity, alignment: 1)
-    }
-
-    deinit {
-        input.deallocate()
     }
 
     /// The socket, for `poll` and for `shutdown(2)` from another thread.
@@ -103,13 +95,13 @@ final class RedisTransport {
         try write()
         while true {
             if let reply = try codec.nextReply() { return reply }
-            let count: Int
+            // Bytes (decrypted, with TLS) go straight into hiredis's reader.
+            let deadline = self.deadline
             if let tls {
-                count = try tls.read(into: input, until: deadline)
+                try codec.read { buffer throws(RedisClientError) in try tls.read(into: buffer, until: deadline) }
             } else {
-                count = try socket.read(into: input, until: deadline)
+                try codec.read { buffer throws(RedisClientError) in try socket.read(into: buffer, until: deadline) }
             }
-            codec.feed(UnsafeRawBufferPointer(rebasing: input[..<count]))
         }
     }
 
