@@ -51,6 +51,9 @@ public final class RedisClusterClient: Sendable {
     public let configuration: RedisClusterConfiguration
     private let state = Mutex(State())
     private let watchdog: DeadlineWatchdog
+    /// The event loops every node client's connections run on, so the cluster's threads do not grow with its
+    /// nodes; `nil` when the node configuration asks for thread-per-connection.
+    private let loops: EventLoopGroup?
     /// Every node's TLS sessions come from this one context.
     private let tlsContext: TLSContext?
     private let logger: Logger
@@ -77,11 +80,17 @@ public final class RedisClusterClient: Sendable {
         self.logger = logger
         self.metricsFactory = metricsFactory
         self.watchdog = DeadlineWatchdog()
+        self.loops =
+            configuration.node.ioModel == .threadPerConnection
+            ? nil : EventLoopGroup(busyPolling: configuration.node.busyPolling)
     }
 
     deinit {
         // Dropped without close(): the node clients end their own threads in their deinit.
-        if !state.withLock({ $0.closed }) { watchdog.stopWithoutWaiting() }
+        if !state.withLock({ $0.closed }) {
+            loops?.stopWithoutWaiting()
+            watchdog.stopWithoutWaiting()
+        }
     }
 
     /// Closes every node's client and ends the deadline thread; waits for a refresh in flight first. Calls made
@@ -103,7 +112,9 @@ public final class RedisClusterClient: Sendable {
         }
         await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
             let watchdog = self.watchdog
+            let loops = self.loops
             IOThread.spawnDetached(name: "redis-close") {
+                loops?.stop()
                 watchdog.stop()
                 continuation.resume()
             }
@@ -261,6 +272,7 @@ public final class RedisClusterClient: Sendable {
                 logger: logger,
                 metricsFactory: metricsFactory,
                 watchdog: watchdog,
+                loops: loops,
                 dimensions: [("node", endpoint.description)]
             )
             state.clients[key] = client

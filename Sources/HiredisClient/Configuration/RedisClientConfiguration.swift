@@ -139,6 +139,10 @@ public struct RedisClientConfiguration: Sendable, CustomStringConvertible {
     /// reads from, which otherwise redirect every read to their primary.
     var readOnly = false
 
+    /// How the connections do their I/O; `nil` (the default) for the model the client picks (see
+    /// ``RedisConnection``). Set by tests and benchmarks to compare the two.
+    package var ioModel: IOModel?
+
     /// A configuration with the defaults for everything but the endpoint and the credentials.
     ///
     /// - Throws: ``RedisClientError/Code/invalidConfiguration`` when the endpoint or the credentials are invalid.

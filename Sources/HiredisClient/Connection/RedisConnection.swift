@@ -22,7 +22,7 @@ import Synchronization
 ///
 /// Deadlines are not enforced here (the thread may be blocked in `read`): ``DeadlineWatchdog`` fails late
 /// requests and calls ``abort(batch:now:)``, which `shutdown(2)`s the socket so the blocked read returns.
-final class RedisConnection: @unchecked Sendable {
+final class RedisConnection: PoolConnection, @unchecked Sendable {
     // @unchecked: everything under "guarded by lock" is only touched with `lock` held; everything under
     // "I/O thread only" belongs to the I/O thread alone.
 
@@ -98,6 +98,8 @@ final class RedisConnection: @unchecked Sendable {
         let thread = IOThread.spawn(name: "redis-io-\(index)") { [self] in run() }
         lock.withLock { self.thread = thread }
     }
+
+    var currentLoad: Int { load.load(ordering: .relaxed) }
 
     /// Whether a call here would fail at once because the last connect failed and the backoff has not passed.
     var isBackingOff: Bool {
@@ -304,46 +306,17 @@ final class RedisConnection: @unchecked Sendable {
     /// Connects, runs the TLS handshake, authenticates and selects the database, all within the connect timeout;
     /// returns the error if any step fails.
     private func connect(batch: UInt64) -> RedisClientError? {
-        let deadline = monotonicDeadline(after: configuration.connectTimeout)
-        let socket: Socket
-        do {
-            socket = try Socket.connect(to: configuration.endpoint, deadline: deadline)
-        } catch {
-            return connectFailed(error)
-        }
-        if configuration.keepAlive, configuration.endpoint.isTCP {
-            socket.enableKeepAlive()
-        }
+        let outcome = ConnectionHandshake.establish(
+            configuration: configuration,
+            tlsContext: tlsContext,
+            publish: { descriptor in lock.withLock { self.socket = descriptor } },
+            transportError: { error in transportError(error, batch: batch) }
+        )
         let made: RedisTransport
-        do {
-            var tls: TLSSession?
-            if let tlsContext, case .tcp(let host, _) = configuration.endpoint.base {
-                tls = try TLSSession(context: tlsContext, socket: socket, host: host, endpoint: configuration.endpoint)
-            }
-            made = RedisTransport(socket: socket, tls: tls)
-        } catch {
-            return connectFailed(error)
+        switch outcome {
+        case .success(let transport): made = transport
+        case .failure(let error): return connectFailed(error)
         }
-        // From here on a cut (a deadline, close()) ends the handshakes at once.
-        lock.withLock { self.socket = made.fileDescriptor }
-        made.deadline = deadline
-        var failure: RedisClientError?
-        do {
-            try made.startTLS(until: deadline)
-        } catch {
-            failure = transportError(error, batch: batch)
-        }
-        failure =
-            failure
-            ?? ConnectionHandshake.run(on: made, configuration: configuration) { error in
-                transportError(error, batch: batch)
-            }
-        if let failure {
-            // Forget the socket before the transport closes it: its number may be reused at once.
-            lock.withLock { self.socket = -1 }
-            return connectFailed(failure)
-        }
-        made.deadline = .max
         transport = made
         backoff.succeeded()
         lock.withLock {

@@ -17,11 +17,11 @@ final class DeadlineWatchdog: Sendable {
         /// All the requests of a pipeline: they share one deadline.
         case pipeline([RedisRequest])
         /// A connection cut that waits for the last deadline of its write batch.
-        case cut(RedisConnection, batch: UInt64)
+        case cut(any PoolConnection, batch: UInt64)
     }
 
     private struct Cut {
-        let connection: RedisConnection
+        let connection: any PoolConnection
         let batch: UInt64
     }
 

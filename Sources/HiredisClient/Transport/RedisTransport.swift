@@ -110,6 +110,92 @@ final class RedisTransport {
         }
     }
 
+    // MARK: - Non-blocking use, by an event loop
+
+    /// Where the unwritten bytes of ``output`` start, in event-loop use: a write may take part of them.
+    private var outputStart = 0
+    /// The length of a TLS write OpenSSL asked to repeat, which must be repeated with the same bytes.
+    private var tlsRetryLength = 0
+
+    /// Puts the socket in non-blocking mode for good, for an event loop that waits with `epoll`; the blocking
+    /// calls (``readReply()``, ``flush()``) must not be used afterwards.
+    func enterEventLoop() {
+        deadline = .max
+        socket.setBlocking(false)
+    }
+
+    /// Whether encoded commands wait to be written.
+    var hasPendingOutput: Bool { outputStart < output.count }
+
+    /// What ``writeNow()`` and ``readNow()`` need before they can go on.
+    enum Blocked {
+        case onRead
+        case onWrite
+    }
+
+    /// Writes as much of the output buffer as the socket takes now.
+    ///
+    /// - Returns: `nil` once everything is written, else what the write waits for.
+    func writeNow() throws(RedisClientError) -> Blocked? {
+        while outputStart < output.count {
+            let start = outputStart
+            let length = tlsRetryLength > 0 ? tlsRetryLength : output.count - start
+            let outcome: Result<TLSSession.Step, RedisClientError> = output.withUnsafeBytes { bytes in
+                let pending = UnsafeRawBufferPointer(rebasing: bytes[start..<(start + length)])
+                do throws(RedisClientError) {
+                    if let tls { return .success(try tls.writeNow(pending)) }
+                    let count = try socket.writeNow(pending)
+                    return .success(count > 0 ? .transferred(count) : .wantsWrite)
+                } catch {
+                    return .failure(error)
+                }
+            }
+            switch try outcome.get() {
+            case .transferred(let count):
+                tlsRetryLength = 0
+                outputStart += count
+            case .wantsRead:
+                tlsRetryLength = length
+                return .onRead
+            case .wantsWrite:
+                if tls != nil { tlsRetryLength = length }
+                return .onWrite
+            }
+        }
+        outputStart = 0
+        if output.capacity > Self.retainedOutputCapacity {
+            output = []
+        } else {
+            output.removeAll(keepingCapacity: true)
+        }
+        return nil
+    }
+
+    /// Reads what is available now, once, and hands it to hiredis's reader; take the replies with
+    /// ``nextReply()``.
+    ///
+    /// - Returns: `nil` when bytes were read (call again), else what the read waits for.
+    /// - Throws: the transport failure (the peer closed, the socket was cut, TLS failed).
+    func readNow() throws(RedisClientError) -> Blocked? {
+        if let tls {
+            switch try tls.readNow(into: input) {
+            case .transferred(let count):
+                codec.feed(UnsafeRawBufferPointer(rebasing: input[..<count]))
+                return nil
+            case .wantsRead: return .onRead
+            case .wantsWrite: return .onWrite
+            }
+        }
+        guard let count = try socket.readNow(into: input) else { return .onRead }
+        codec.feed(UnsafeRawBufferPointer(rebasing: input[..<count]))
+        return nil
+    }
+
+    /// The next complete reply among the bytes read so far, or `nil` when more are needed.
+    func nextReply() throws(RedisClientError) -> Result<RedisReply, RedisClientError>? {
+        try codec.nextReply()
+    }
+
     /// Whether bytes already read wait in hiredis's reader or in OpenSSL, so the next reply may need no `read`.
     var hasBufferedInput: Bool {
         codec.hasBufferedInput || tls?.hasBufferedInput == true

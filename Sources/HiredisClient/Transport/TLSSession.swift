@@ -165,6 +165,49 @@ final class TLSSession {
         }
     }
 
+    /// What a non-blocking step of an event loop achieved.
+    enum Step {
+        /// Bytes moved (at least one).
+        case transferred(Int)
+        /// OpenSSL needs the socket readable before the same call can go on.
+        case wantsRead
+        /// OpenSSL needs the socket writable before the same call can go on.
+        case wantsWrite
+    }
+
+    /// Reads and decrypts what is available now, without waiting. Decrypted bytes OpenSSL holds back
+    /// (`SSL_pending`) are returned before it reports ``Step/wantsRead``, so a caller that reads until then has
+    /// left nothing inside OpenSSL that `epoll` would not announce.
+    func readNow(into buffer: UnsafeMutableRawBufferPointer) throws(RedisClientError) -> Step {
+        ERR_clear_error()
+        let count = SSL_read(ssl, buffer.baseAddress, Int32(clamping: buffer.count))
+        if count > 0 {
+            hasReceived = true
+            return .transferred(Int(count))
+        }
+        let code = SSL_get_error(ssl, count)
+        switch code {
+        case SSL_ERROR_WANT_READ: return .wantsRead
+        case SSL_ERROR_WANT_WRITE: return .wantsWrite
+        default: throw transferError(code)
+        }
+    }
+
+    /// Encrypts and writes what the socket takes now, without waiting. After ``Step/wantsRead`` or
+    /// ``Step/wantsWrite`` the next call must pass the same bytes again (they may have moved: the context sets
+    /// `SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER`), which ``RedisTransport`` does.
+    func writeNow(_ bytes: UnsafeRawBufferPointer) throws(RedisClientError) -> Step {
+        ERR_clear_error()
+        let count = SSL_write(ssl, bytes.baseAddress!, Int32(clamping: bytes.count))
+        if count > 0 { return .transferred(Int(count)) }
+        let code = SSL_get_error(ssl, count)
+        switch code {
+        case SSL_ERROR_WANT_READ: return .wantsRead
+        case SSL_ERROR_WANT_WRITE: return .wantsWrite
+        default: throw transferError(code)
+        }
+    }
+
     /// Whether decrypted bytes, or received records not yet decrypted, wait inside OpenSSL.
     var hasBufferedInput: Bool {
         SSL_has_pending(ssl) == 1
