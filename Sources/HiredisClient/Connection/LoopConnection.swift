@@ -309,9 +309,13 @@ final class LoopConnection: PoolConnection, @unchecked Sendable {
         }
     }
 
-    /// Encodes everything queued and writes what the socket takes.
+    /// Encodes everything queued and writes what the socket takes, unless a batch is still in flight: then the
+    /// queue waits for its last reply, as on a thread of its own (``RedisConnection``). Deeper pipelining would
+    /// change what a cut means: a hung server's commands would be written behind a batch that times out, and fail
+    /// as lost for their neighbour's deadline instead of waiting for a new connection; and the pending limit
+    /// would no longer bound what waits for a hung server.
     private func sendQueued() {
-        guard let transport else { return }
+        guard let transport, inFlight.count == 0 else { return }
         var taken: [RedisRequest] = []
         let batchID = batchCounter &+ 1
         lock.withLock {
@@ -367,6 +371,11 @@ final class LoopConnection: PoolConnection, @unchecked Sendable {
                 try? deliverReplies(transport)
                 failConnection(error)
                 return
+            }
+            // The batch is answered: what queued meanwhile goes out now.
+            if inFlight.count == 0 {
+                sendQueued()
+                guard self.transport != nil else { return }
             }
             guard let blocked else { continue }
             let waits = blocked == .onWrite
