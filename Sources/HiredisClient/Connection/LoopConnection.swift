@@ -49,6 +49,8 @@ final class LoopConnection: PoolConnection, @unchecked Sendable {
     private var queueDeadline: UInt64 = 0
     private var closed = false
     private var scheduled = false
+    /// A batch is in flight: the loop sends what is queued when its last reply comes, without being scheduled.
+    private var busy = false
     private var connected = false
     private var connecting = false
     private var tornDown = false
@@ -127,8 +129,8 @@ final class LoopConnection: PoolConnection, @unchecked Sendable {
         queue.append(contentsOf: requests)
         queueDeadline = max(queueDeadline, latest)
         loadCounter.wrappingAdd(requests.count, ordering: .relaxed)
-        let schedule = !scheduled
-        scheduled = true
+        let schedule = !scheduled && !busy
+        if schedule { scheduled = true }
         lock.unlock()
         if schedule { loop.schedule(self) }
         return nil
@@ -320,7 +322,10 @@ final class LoopConnection: PoolConnection, @unchecked Sendable {
         let batchID = batchCounter &+ 1
         lock.withLock {
             swap(&taken, &queue)
-            if !taken.isEmpty { batches.append(Batch(id: batchID, deadline: queueDeadline)) }
+            if !taken.isEmpty {
+                batches.append(Batch(id: batchID, deadline: queueDeadline))
+                busy = true
+            }
             queueDeadline = 0
         }
         guard !taken.isEmpty else { return }
@@ -338,7 +343,15 @@ final class LoopConnection: PoolConnection, @unchecked Sendable {
         }
         loop.recordWork(written)
         if written == 0 {
-            lock.withLock { _ = batches.removeLast() }
+            // Callers that queued meanwhile did not schedule the connection: it was busy.
+            let again = lock.withLock {
+                _ = batches.removeLast()
+                busy = false
+                let again = !queue.isEmpty && !scheduled
+                if again { scheduled = true }
+                return again
+            }
+            if again { loop.schedule(self) }
             return
         }
         batchSizes.append((written, written))
@@ -402,7 +415,10 @@ final class LoopConnection: PoolConnection, @unchecked Sendable {
             if let first = batchSizes.first, first.remaining == 0 {
                 _ = batchSizes.removeFirst()
                 instruments.batchFinished(first.size)
-                lock.withLock { _ = batches.removeFirst() }
+                lock.withLock {
+                    _ = batches.removeFirst()
+                    busy = false
+                }
             }
         }
     }
@@ -440,6 +456,7 @@ final class LoopConnection: PoolConnection, @unchecked Sendable {
             socket = -1
             connected = false
             batches.removeAll()
+            busy = false
             // Queued requests go out on a new connection.
             let reconnect = !closed && !queue.isEmpty && !scheduled
             if reconnect { scheduled = true }

@@ -1,3 +1,4 @@
+internal import CHiredis
 import Logging
 import Synchronization
 

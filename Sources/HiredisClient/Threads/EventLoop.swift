@@ -196,11 +196,14 @@ final class EventLoop: @unchecked Sendable {
 
             // Little work in the turn that ended: a caller waiting for each reply. Poll instead of sleeping.
             var count: Int32 = 0
+            var polled = false
             if busyPolling, pollable || (work > 0 && work <= RedisConnection.spinBatchLimit * 2) {
                 count = pollBriefly(events, capacity)
+                polled = true
             }
             work = 0
-            if count == 0 {
+            // Polling just looked at the sockets and stopped for new work: take it without another epoll_wait.
+            if count == 0, !(polled && hasReady.load(ordering: .acquiring)) {
                 let sleep = state.withLock { state -> Bool in
                     if !state.ready.isEmpty || state.stopped { return false }
                     state.sleeping = true

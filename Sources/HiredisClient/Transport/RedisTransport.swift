@@ -174,21 +174,25 @@ final class RedisTransport {
     /// Reads what is available now, once, and hands it to hiredis's reader; take the replies with
     /// ``nextReply()``.
     ///
-    /// - Returns: `nil` when bytes were read (call again), else what the read waits for.
+    /// A read that did not fill the buffer and left nothing inside OpenSSL has drained what was there: the next
+    /// read would fail with `EAGAIN`, so it reports ``Blocked/onRead`` without making that system call. The loop's
+    /// `epoll` is level-triggered, so bytes that arrive meanwhile are announced.
+    ///
+    /// - Returns: `nil` when more may be read at once (call again), else what the next read waits for.
     /// - Throws: the transport failure (the peer closed, the socket was cut, TLS failed).
     func readNow() throws(RedisClientError) -> Blocked? {
         if let tls {
             switch try tls.readNow(into: input) {
             case .transferred(let count):
                 codec.feed(UnsafeRawBufferPointer(rebasing: input[..<count]))
-                return nil
+                return count < input.count && !tls.hasBufferedInput ? .onRead : nil
             case .wantsRead: return .onRead
             case .wantsWrite: return .onWrite
             }
         }
         guard let count = try socket.readNow(into: input) else { return .onRead }
         codec.feed(UnsafeRawBufferPointer(rebasing: input[..<count]))
-        return nil
+        return count < input.count ? .onRead : nil
     }
 
     /// The next complete reply among the bytes read so far, or `nil` when more are needed.
