@@ -79,7 +79,7 @@ public final class RedisClient: Sendable {
     /// labels its metrics with `dimensions` (the node's address).
     ///
     /// Without shared loops, the client's own I/O model is ``RedisClientConfiguration/ioModel``, else
-    /// ``IOModel/standaloneDefault``.
+    /// ``IOModel/processDefault``; its own loops are no more than its connections.
     init(
         validated configuration: RedisClientConfiguration,
         tlsContext: TLSContext?,
@@ -101,8 +101,11 @@ public final class RedisClient: Sendable {
         if configuration.ioModel == .threadPerConnection {
             loops = nil
             self.ownedLoops = nil
-        } else if loops == nil, (configuration.ioModel ?? IOModel.standaloneDefault) == .eventLoop {
-            let owned = EventLoopGroup(busyPolling: configuration.busyPolling)
+        } else if loops == nil, (configuration.ioModel ?? IOModel.processDefault) == .eventLoop {
+            let owned = EventLoopGroup(
+                count: min(EventLoopGroup.defaultLoopCount, configuration.connectionCount),
+                busyPolling: configuration.busyPolling
+            )
             loops = owned
             self.ownedLoops = owned
         } else {

@@ -194,7 +194,9 @@ struct EventLoopTests {
                     for round in 0..<2 {
                         let key = RedisKey("large:\(caller)")
                         var value = [UInt8](repeating: 0, count: 1 << 20)
-                        for index in value.indices { value[index] = UInt8(truncatingIfNeeded: index &* 31 &+ caller &+ round) }
+                        for index in value.indices {
+                            value[index] = UInt8(truncatingIfNeeded: index &* 31 &+ caller &+ round)
+                        }
                         try await client.set(key, value: value)
                         #expect(try await client.ping() == "PONG")
                         let read = try await client.get(key)

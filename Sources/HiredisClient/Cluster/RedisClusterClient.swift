@@ -24,9 +24,11 @@ import Synchronization
 /// let shard = cluster.shardID(forKey: "user:42")  // which shard's breaker guards the call
 /// ```
 ///
-/// Threads: each node in use has ``RedisClientConfiguration/connectionCount`` I/O threads (2 by default), started
-/// when the node's client is made at its first call; one deadline thread serves all the nodes. With
-/// ``RedisClusterConfiguration/readFromReplicas`` the replicas read from are nodes in use too.
+/// Threads: the connections of every node (``RedisClientConfiguration/connectionCount`` each, 2 by default, made
+/// at the node's first call) run on one group of event loops, one per core and at most 2, and one deadline
+/// thread serves all the nodes: the thread count does not grow with the nodes, with
+/// ``RedisClusterConfiguration/readFromReplicas`` or without. Connecting runs on a `redis-connect` thread that
+/// lives only as long as the connect and its handshakes, so a node that does not answer holds no loop.
 public final class RedisClusterClient: Sendable {
     typealias Endpoint = RedisClientConfiguration.Endpoint
     typealias RefreshTask = Task<Result<Void, RedisClientError>, Never>
@@ -81,7 +83,7 @@ public final class RedisClusterClient: Sendable {
         self.metricsFactory = metricsFactory
         self.watchdog = DeadlineWatchdog()
         self.loops =
-            configuration.node.ioModel == .threadPerConnection
+            (configuration.node.ioModel ?? IOModel.processDefault) == .threadPerConnection
             ? nil : EventLoopGroup(busyPolling: configuration.node.busyPolling)
     }
 

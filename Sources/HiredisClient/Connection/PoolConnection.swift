@@ -40,12 +40,12 @@ package enum IOModel: String, Sendable {
     /// A few threads waiting with `epoll` on all the connections (``LoopConnection``, ``EventLoop``).
     case eventLoop = "event-loop"
 
-    /// The model of a single-node client whose configuration names none: `REDIS_IO_MODEL` from the process
-    /// environment when set (so the benchmarks can run both from one build), else thread-per-connection.
-    static let standaloneDefault: IOModel = {
+    /// The model of a client whose configuration names none: `REDIS_IO_MODEL` from the process environment when
+    /// set (so the benchmarks can run both from one build), else the event loop.
+    static let processDefault: IOModel = {
         if let name = getenv("REDIS_IO_MODEL"), let model = IOModel(rawValue: String(cString: name)) {
             return model
         }
-        return .threadPerConnection
+        return .eventLoop
     }()
 }

@@ -8,14 +8,23 @@ import Synchronization
     import Musl
 #endif
 
-/// One connection of the pool and the thread that drives it: the queue of commands, the write batches, the
-/// reconnects.
+/// One connection of the pool and the thread that drives it (``IOModel/threadPerConnection``): the queue of
+/// commands, the write batches, the reconnects.
 ///
-/// Why a thread per connection, rather than one epoll loop over all sockets: on this 2-core target the pool is
-/// small (4 by default), so four mostly-sleeping threads cost little, and auto-pipelining falls out of the loop
-/// below. Measured with `benchmarks/run client`: at 50 callers the batches this loop forms make it faster than
-/// redis-benchmark's 50 unpipelined connections (figures in the README). The socket, TLS and hiredis's codec are
-/// used only on this thread, through the ``RedisTransport`` it owns, never on Swift's cooperative pool.
+/// Why two I/O models, and why this one is not the default: this thread and the event loop (``LoopConnection``
+/// on a shared ``EventLoopGroup``) form the same batches — everything queued while the previous batch was in
+/// flight goes out in one write, one batch in flight per connection — and differ in threads. Measured side by
+/// side, interleaved in the same runs (`CLIENT_IO_MODELS="thread-per-connection event-loop" benchmarks/run
+/// client`, figures in docs/Performance.md), the event loop was level with this thread at one caller, and faster
+/// at 50 and 200 callers, plain and TLS: fewer threads contend with the callers and Redis for 2 cores, and a
+/// caller that queues behind a batch in flight costs no wake-up. And its threads do not grow with connections: a
+/// client runs its connections on at most `min(cores, 2)` loops, and a cluster client's node clients share one
+/// such group, however many nodes. So every client defaults to the event loop (``IOModel/processDefault``); this
+/// model stays, selectable with ``RedisClientConfiguration/ioModel`` or `REDIS_IO_MODEL`, so the two can still
+/// be measured against each other from one build.
+///
+/// The socket, TLS and hiredis's codec are used only on this thread, through the ``RedisTransport`` it owns,
+/// never on Swift's cooperative pool.
 ///
 /// The loop: sleep until commands are queued; take *all* of them as one batch; encode each into the transport's
 /// output buffer; read the replies in order, the first read flushing the whole batch in one write
