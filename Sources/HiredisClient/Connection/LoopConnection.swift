@@ -355,6 +355,7 @@ final class LoopConnection: PoolConnection, @unchecked Sendable {
             return
         }
         batchSizes.append((written, written))
+        loop.recordBatches(1)
         // Once per write batch, never per command.
         instruments.batchSent(written)
         flush()
@@ -409,16 +410,21 @@ final class LoopConnection: PoolConnection, @unchecked Sendable {
                 throw RedisClientError(.protocolError, "protocol error: a reply came for no command")
             }
             loadCounter.wrappingSubtract(1, ordering: .relaxed)
-            request.complete(result)
             delivered += 1
             batchSizes.withFirst { $0.remaining -= 1 }
+            // The batch's bookkeeping comes before its last caller resumes, so that caller's next command does not
+            // meet this connection's lock held.
             if let first = batchSizes.first, first.remaining == 0 {
                 _ = batchSizes.removeFirst()
-                instruments.batchFinished(first.size)
+                loop.recordBatches(-1)
                 lock.withLock {
                     _ = batches.removeFirst()
                     busy = false
                 }
+                request.complete(result)
+                instruments.batchFinished(first.size)
+            } else {
+                request.complete(result)
             }
         }
     }
@@ -450,7 +456,10 @@ final class LoopConnection: PoolConnection, @unchecked Sendable {
         let failed = inFlight.count
         while let request = inFlight.removeFirst() { request.fail(reason) }
         loadCounter.wrappingSubtract(failed, ordering: .relaxed)
-        while let batch = batchSizes.removeFirst() { instruments.batchFinished(batch.size) }
+        while let batch = batchSizes.removeFirst() {
+            loop.recordBatches(-1)
+            instruments.batchFinished(batch.size)
+        }
         loop.unregister(self, descriptor: transport.fileDescriptor)
         let reconnect = lock.withLock {
             socket = -1

@@ -53,10 +53,10 @@ final class EventLoopGroup: Sendable {
 /// One thread that waits with `epoll` on the sockets of many ``LoopConnection``s, and on an `eventfd` that
 /// callers write when they queue work for a connection of this loop.
 ///
-/// Each turn runs the connections whose sockets are ready (they read replies and write what is left of their
-/// output), then the connections that were scheduled (they encode everything queued and write it: the
-/// auto-pipelining of the thread-per-connection model, across connections). Nothing on a loop blocks:
-/// connecting, the TLS handshake and `AUTH` run on a short-lived thread, and the transport is handed over ready.
+/// Each turn runs the connections that were scheduled (new commands for an idle connection, a connect that
+/// finished, a close), then those whose sockets are ready (they read replies, send what queued behind the batch
+/// just answered, and write what is left of their output). Nothing on a loop blocks: connecting, the TLS
+/// handshake and `AUTH` run on a short-lived thread, and the transport is handed over ready.
 final class EventLoop: @unchecked Sendable {
     // @unchecked: `state` is a Mutex; `epoll`, `wakeDescriptor`, `registered` and `work` belong to the loop thread
     // (the descriptors are written once in init, and closed by the thread when it exits).
@@ -82,6 +82,9 @@ final class EventLoop: @unchecked Sendable {
     private var registered: [Int: LoopConnection] = [:]
     /// Requests sent and replies delivered during the current turn, to decide whether to poll before sleeping.
     private var work = 0
+    /// Batches written and not fully answered, on all the loop's connections: while there are none, polling
+    /// waits for new work only, without a system call.
+    private var batchesInFlight = 0
 
     private static let wakeToken = UInt64.max
 
@@ -179,6 +182,11 @@ final class EventLoop: @unchecked Sendable {
         work += count
     }
 
+    /// A connection wrote a batch (`1`), or a batch was answered or failed (`-1`).
+    func recordBatches(_ change: Int) {
+        batchesInFlight += change
+    }
+
     private func run() {
         let capacity: Int32 = 256
         let events = UnsafeMutablePointer<epoll_event>.allocate(capacity: Int(capacity))
@@ -239,10 +247,16 @@ final class EventLoop: @unchecked Sendable {
         guard spinToken.tryAcquire() else { return 0 }
         defer { spinToken.release() }
         let until = monotonicNanoseconds() &+ Self.pollBeforeSleep
+        var round = 0
         repeat {
-            let count = epoll_wait(epoll, events, capacity, 0)
-            if count > 0 { return count }
+            // With no reply due, only new work is expected: watch for it without a system call (a socket that
+            // hangs up meanwhile is still seen, a little later).
+            if batchesInFlight > 0 || round & 63 == 0 {
+                let count = epoll_wait(epoll, events, capacity, 0)
+                if count > 0 { return count }
+            }
             if hasReady.load(ordering: .acquiring) { return 0 }
+            round &+= 1
         } while monotonicNanoseconds() < until
         return 0
     }

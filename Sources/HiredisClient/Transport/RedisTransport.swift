@@ -3,7 +3,8 @@
 ///
 /// Commands are encoded into one output buffer and leave in one write when the batch is flushed
 /// (auto-pipelining); bytes read go through one input buffer to hiredis's reader. Not thread-safe: the
-/// connection's I/O thread owns it, and ``RedisConnection`` serializes access to it.
+/// connection's I/O thread owns it (``RedisConnection``), or its event loop once the connect thread has handed it
+/// over (``LoopConnection``).
 final class RedisTransport {
     private let socket: Socket
     private let tls: TLSSession?

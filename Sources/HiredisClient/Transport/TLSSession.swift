@@ -9,9 +9,11 @@ internal import COpenSSL
 /// The one owner of an OpenSSL `SSL` object: TLS over a connection's non-blocking ``Socket``.
 ///
 /// OpenSSL reads and writes the socket itself; when it would block (`SSL_ERROR_WANT_READ`/`WANT_WRITE`) the
-/// session waits with `poll` until the deadline, as the plain socket does. A `shutdown(2)` of the descriptor by
-/// ``DeadlineWatchdog`` makes the next `SSL_read` or `SSL_write` fail, which ends a blocked wait. OpenSSL's error
-/// queue is per thread; the session is used by its connection's I/O thread only.
+/// session waits with `poll` until the deadline, as the plain socket does, or, on an event loop, reports it (the
+/// `…Now` calls) so the loop waits with `epoll`. A `shutdown(2)` of the descriptor by ``DeadlineWatchdog`` makes
+/// the next `SSL_read` or `SSL_write` fail, which ends a blocked wait. OpenSSL's error queue is per thread, and
+/// every call clears it first; the session is used by one thread at a time (its connection's I/O thread, or the
+/// connect thread and then its event loop).
 final class TLSSession {
     private let ssl: OpaquePointer
     private let socket: Socket
