@@ -185,6 +185,35 @@ struct EventLoopTests {
         }
     }
 
+    /// A 32 MiB value written while the server is stopped fills the kernel's buffers on both sides: the write
+    /// must stop (`EAGAIN`, or OpenSSL's `WANT_WRITE`), wait for `EPOLLOUT` and resume where it stopped, with
+    /// the same bytes, once the server reads again.
+    @Test(arguments: [false, true])
+    func aValueLargerThanTheSocketBuffersResumesWhenTheServerReadsAgain(tls: Bool) async throws {
+        try await TestCertificates.withCertificates { certificates in
+            try await withTLSServer(certificates) { server in
+                var configuration = try RedisClientConfiguration(
+                    endpoint: .tcp(host: "127.0.0.1", port: tls ? server.tlsPort! : server.port)
+                )
+                if tls { configuration.tls = .init(caFile: certificates.caFile) }
+                configuration.ioModel = .eventLoop
+                configuration.connectionCount = 1
+                configuration.commandTimeout = .seconds(20)
+                let client = try RedisClient(configuration: configuration, logger: quietLogger)
+                #expect(try await client.ping() == "PONG")
+                var value = [UInt8](repeating: 0, count: 32 << 20)
+                for index in value.indices { value[index] = UInt8(truncatingIfNeeded: index &* 7 &+ index >> 16) }
+                server.hang()
+                let write = Task { [value] in try await client.set("huge", value: value) }
+                try await Task.sleep(for: .milliseconds(300))
+                server.resume()
+                #expect(try await write.value)
+                #expect(try await client.get("huge") == value)
+                await client.close()
+            }
+        }
+    }
+
     /// Eight callers each write and read back their own 1 MiB value, twice over, with small calls among them: the
     /// socket buffers fill, writes resume where they stopped, and each reply spans many reads.
     private static func largeValuesRoundTrip(_ client: RedisClient) async throws {

@@ -15,9 +15,11 @@ import Synchronization
 /// on a shared ``EventLoopGroup``) form the same batches — everything queued while the previous batch was in
 /// flight goes out in one write, one batch in flight per connection — and differ in threads. Measured side by
 /// side, interleaved in the same runs (`CLIENT_IO_MODELS="thread-per-connection event-loop" benchmarks/run
-/// client`, figures in docs/Performance.md), the event loop was level with this thread at one caller, and faster
-/// at 50 and 200 callers, plain and TLS: fewer threads contend with the callers and Redis for 2 cores, and a
-/// caller that queues behind a batch in flight costs no wake-up. And its threads do not grow with connections: a
+/// client`, figures in docs/Performance.md), the event loop was faster at 50 and 200 callers, plain and TLS
+/// (by a quarter or more at 50 on small values): fewer threads contend with the callers and Redis for 2 cores,
+/// and a caller that queues behind a batch in flight costs no wake-up. This thread is faster for one caller
+/// waiting for each reply (about 10 µs less per call in most runs) and on some 4 KiB rows; the concurrent case
+/// is the one a cache under load lives in, so it decides. And its threads do not grow with connections: a
 /// client runs its connections on at most `min(cores, 2)` loops, and a cluster client's node clients share one
 /// such group, however many nodes. So every client defaults to the event loop (``IOModel/processDefault``); this
 /// model stays, selectable with ``RedisClientConfiguration/ioModel`` or `REDIS_IO_MODEL`, so the two can still
