@@ -6,6 +6,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 
 // hiredis's status codes are macros that Swift imports as `Int32` constants already; the shims below exist
 // only for what Swift cannot express directly.

@@ -36,6 +36,9 @@ public final class RedisClient: Sendable {
     private let watchdog: DeadlineWatchdog
     /// False when the watchdog is shared with other clients (a cluster's nodes): its owner stops it.
     private let ownsWatchdog: Bool
+    /// The event loops of this client's own, stopped when it closes; `nil` with thread-per-connection or with
+    /// loops shared with other clients (a cluster's nodes, whose owner stops them).
+    private let ownedLoops: EventLoopGroup?
     private let state = Mutex<Bool>(false)  // closed
     private let logger: Logger
     private let instruments: ClientInstruments
@@ -65,19 +68,25 @@ public final class RedisClient: Sendable {
             tlsContext: tlsContext,
             logger: logger,
             metricsFactory: metricsFactory,
-            watchdog: nil
+            watchdog: nil,
+            loops: nil
         )
     }
 
     /// A client for one node of a cluster: it enforces its deadlines on `watchdog`, shared by all the nodes and
-    /// stopped by their owner, makes its TLS sessions from `tlsContext`, shared too, and labels its metrics with
-    /// `dimensions` (the node's address).
+    /// stopped by their owner, runs its connections on `loops`, shared and stopped the same way (unless the
+    /// configuration asks for thread-per-connection), makes its TLS sessions from `tlsContext`, shared too, and
+    /// labels its metrics with `dimensions` (the node's address).
+    ///
+    /// Without shared loops, the client's own I/O model is ``RedisClientConfiguration/ioModel``, else
+    /// ``IOModel/processDefault``; its own loops are no more than its connections.
     init(
         validated configuration: RedisClientConfiguration,
         tlsContext: TLSContext?,
         logger: Logger,
         metricsFactory: any MetricsFactory,
         watchdog: DeadlineWatchdog?,
+        loops: EventLoopGroup?,
         dimensions: [(String, String)] = []
     ) {
         signal(SIGPIPE, SIG_IGN)
@@ -88,9 +97,24 @@ public final class RedisClient: Sendable {
         self.ownsWatchdog = watchdog == nil
         let instruments = ClientInstruments(factory: metricsFactory, dimensions: dimensions)
         self.instruments = instruments
+        var loops = loops
+        if configuration.ioModel == .threadPerConnection {
+            loops = nil
+            self.ownedLoops = nil
+        } else if loops == nil, (configuration.ioModel ?? IOModel.processDefault) == .eventLoop {
+            let owned = EventLoopGroup(
+                count: min(EventLoopGroup.defaultLoopCount, configuration.connectionCount),
+                busyPolling: configuration.busyPolling
+            )
+            loops = owned
+            self.ownedLoops = owned
+        } else {
+            self.ownedLoops = nil
+        }
         self.pool = ConnectionPool(
             configuration: configuration,
             tlsContext: tlsContext,
+            loops: loops,
             logger: logger,
             instruments: instruments
         )
@@ -100,6 +124,7 @@ public final class RedisClient: Sendable {
         // A client dropped without close(): let its threads end rather than leak them. Nothing waits for them
         // here: deinit may run on any thread, and the I/O threads may still be leaving a blocking call.
         pool.closeWithoutWaiting()
+        ownedLoops?.stopWithoutWaiting()
         if ownsWatchdog { watchdog.stopWithoutWaiting() }
     }
 
@@ -115,8 +140,10 @@ public final class RedisClient: Sendable {
         await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
             let pool = self.pool
             let watchdog = self.ownsWatchdog ? self.watchdog : nil
+            let loops = self.ownedLoops
             IOThread.spawnDetached(name: "redis-close") {
                 pool.close()
+                loops?.stop()
                 watchdog?.stop()
                 continuation.resume()
             }

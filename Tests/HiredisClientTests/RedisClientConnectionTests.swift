@@ -6,12 +6,13 @@ import Testing
 
 /// Pooling, pipelining, authentication, databases, sockets and URLs.
 struct RedisClientConnectionTests {
-    @Test func tenThousandConcurrentCallsOnFourConnectionsGetTheirOwnReplies() async throws {
+    @Test(arguments: [IOModel.threadPerConnection, .eventLoop])
+    func tenThousandConcurrentCallsOnFourConnectionsGetTheirOwnReplies(model: IOModel) async throws {
         try await RedisServer.withServer { server in
             try await withClient(
                 server,
                 configure: {
-                    $0.connectionCount = 4; $0.commandTimeout = .seconds(10)
+                    $0.connectionCount = 4; $0.commandTimeout = .seconds(10); $0.ioModel = model
                 }
             ) { (client: RedisClient) async throws in
                 try await tenThousandCallersEachReadTheirOwnWrite(client)

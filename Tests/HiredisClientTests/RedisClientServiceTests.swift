@@ -16,6 +16,7 @@ struct RedisClientServiceTests {
             let client = try RedisClient(configuration: configuration(for: server), logger: quietLogger)
             let running = Task { await client.run() }
             #expect(try await client.ping() == "PONG")
+            // Two connections: two event loops (on two cores or more), and the deadline thread.
             #expect(clientThreads().count == 3, "\(ProcessThreads.names)")
 
             running.cancel()
@@ -52,8 +53,10 @@ struct RedisClientServiceTests {
         return configuration
     }
 
-    /// The I/O and deadline threads of clients in this process (close() joins them before it returns).
+    /// The I/O, event-loop and deadline threads of clients in this process (close() joins them before it returns).
     private func clientThreads() -> [String] {
-        ProcessThreads.names.filter { $0.hasPrefix("redis-io-") || $0 == "redis-deadline" }
+        ProcessThreads.names.filter {
+            $0.hasPrefix("redis-io-") || $0.hasPrefix("redis-loop-") || $0 == "redis-deadline"
+        }
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import HiredisClient
 import Logging
 import RedisTestSupport
@@ -9,14 +10,26 @@ import Testing
 /// (the suite runs with `--no-parallel`, see scripts/test.sh).
 @Suite(.serialized)
 struct RedisClientThreadTests {
-    @Test func everyThreadTheClientStartsCarriesItsName() async throws {
+    @Test(arguments: [IOModel.eventLoop, .threadPerConnection])
+    func everyThreadTheClientStartsCarriesItsName(model: IOModel) async throws {
         try await RedisServer.withServer { server in
-            try await withClient(server, configure: { $0.connectionCount = 2 }) { (client: RedisClient) async throws in
+            try await withClient(
+                server,
+                configure: {
+                    $0.connectionCount = 2
+                    $0.ioModel = model
+                }
+            ) { (client: RedisClient) async throws in
                 _ = try await client.ping()
                 let names = ProcessThreads.names
-                #expect(names.contains("redis-io-0"), "\(names)")
-                #expect(names.contains("redis-io-1"), "\(names)")
-                #expect(names.contains("redis-deadline"), "\(names)")
+                let expected =
+                    model == .eventLoop
+                    ? (0..<min(2, ProcessInfo.processInfo.activeProcessorCount)).map { "redis-loop-\($0)" }
+                    : ["redis-io-0", "redis-io-1"]
+                for name in expected + ["redis-deadline"] {
+                    #expect(names.contains(name), "\(names)")
+                }
+                #expect(names.filter { $0.hasPrefix("redis-io") || $0.hasPrefix("redis-loop") }.count == expected.count)
             }
         }
     }

@@ -37,10 +37,17 @@ struct TLSConnectionTests {
         }
     }
 
-    @Test func tenThousandConcurrentCallsOverTLSGetTheirOwnReplies() async throws {
+    @Test(arguments: [IOModel.threadPerConnection, .eventLoop])
+    func tenThousandConcurrentCallsOverTLSGetTheirOwnReplies(model: IOModel) async throws {
         try await TestCertificates.withCertificates { certificates in
             try await withTLSServer(certificates) { server in
-                try await withTLSClient(server, certificates, configure: { $0.commandTimeout = .seconds(10) }) {
+                try await withTLSClient(
+                    server, certificates,
+                    configure: {
+                        $0.commandTimeout = .seconds(10)
+                        $0.ioModel = model
+                    }
+                ) {
                     (client: RedisClient) async throws in
                     try await tenThousandCallersEachReadTheirOwnWrite(client)
                     #expect(try await server.cliAsync("DBSIZE") == "10000")

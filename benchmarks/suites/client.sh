@@ -14,6 +14,11 @@ source "$BENCH_DIR/suites/lib.sh"
 runs="${RUNS:-3}"
 keyspace=10000
 
+# CLIENT_IO_MODELS="thread-per-connection event-loop" runs our client once per I/O model in each run, interleaved,
+# one row per model (its name in brackets); unset, the client's default model.
+read -r -a io_models <<< "${CLIENT_IO_MODELS:-}"
+[ ${#io_models[@]} -gt 0 ] || io_models=("")
+
 build_load_generator
 start_redis --tls
 trap stop_redis EXIT
@@ -21,7 +26,7 @@ trap stop_redis EXIT
 # compare OP SIZE CALLERS PIPELINE REQUESTS [tls]
 compare() {
     local op="$1" size="$2" callers="$3" pipeline="$4" requests="$5" transport="${6:-plain}"
-    local ours=() theirs=()
+    local ours=() theirs=() model
     local url="redis://127.0.0.1:$REDIS_PORT" tls_args=() rb_args=(-p "$REDIS_PORT")
     if [ "$transport" = tls ]; then
         url="rediss://127.0.0.1:$REDIS_TLS_PORT"
@@ -29,17 +34,28 @@ compare() {
         rb_args=(-p "$REDIS_TLS_PORT" --tls --cacert "$REDIS_TLS_CA" --cert "$REDIS_TLS_CERT" --key "$REDIS_TLS_KEY")
     fi
     rb_args+=(-n "$requests" -r "$keyspace" -d "$size" -c "$callers" -P "$pipeline" --csv)
+    local ours_by_model=()
     for _ in $(seq "$runs"); do
-        ours+=("$("$LOAD_GENERATOR" throughput --url "$url" "${tls_args[@]}" --operation "$op" \
-            --concurrency "$callers" --requests "$requests" --value-size "$size" --key-space "$keyspace" \
-            --pipeline "$pipeline")")
+        local index=0
+        for model in "${io_models[@]}"; do
+            ours_by_model[$index]+="$(REDIS_IO_MODEL="$model" "$LOAD_GENERATOR" throughput --url "$url" \
+                "${tls_args[@]}" --operation "$op" --concurrency "$callers" --requests "$requests" \
+                --value-size "$size" --key-space "$keyspace" --pipeline "$pipeline")"$'\n'
+            index=$((index + 1))
+        done
         if [ "$op" = mget ]; then
             theirs+=("$(redis-benchmark "${rb_args[@]}" MGET $(printf 'key:__rand_int__ %.0s' $(seq 10)) | tail -1)")
         else
             theirs+=("$(redis-benchmark "${rb_args[@]}" -t "$op" | tail -1)")
         fi
     done
-    python3 - "$op" "$size" "$callers" "$pipeline" "$rows" "$transport" "${ours[@]}" -- "${theirs[@]}" <<'PY'
+    local index=0
+    for model in "${io_models[@]}"; do
+        mapfile -t ours < <(printf '%s' "${ours_by_model[$index]}")
+        index=$((index + 1))
+        IO_MODEL="$model" python3 - "$op" "$size" "$callers" "$pipeline" "$rows" "$transport" "${ours[@]}" -- \
+            "${theirs[@]}" <<'PY'
+import os
 import json, statistics, sys
 op, size, callers, pipeline, rows = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 tls = sys.argv[6] == "tls"
@@ -54,6 +70,8 @@ theirs_ops = med(t[0] for t in theirs)
 size_label = "4KiB" if size >= 4096 else f"{size}B"
 name = f"{op.upper()}{'(10)' if op == 'mget' else ''} {size_label} c={callers}" + (f" P={pipeline}" if pipeline > 1 else "")
 name += " TLS" if tls else ""
+model = os.environ.get("IO_MODEL", "")
+name += f" [{model}]" if model else ""
 # The client's redis-* threads after each run: one figure when the runs agree, else the highest.
 threads = max(r["threads"] for r in ours)
 row = {
@@ -71,6 +89,7 @@ with open(rows, "a") as f:
 print(f"| {name} | {row['ours_ops_per_sec']} | {row['redis_benchmark_ops_per_sec']} | {row['ratio']:.2f}x | "
       f"{row['p50_us']} | {row['p99_us']} | {row['redis_benchmark_p50_us']} | {row['redis_benchmark_p99_us']} | {threads} |")
 PY
+    done
 }
 
 echo

@@ -24,9 +24,11 @@ import Synchronization
 /// let shard = cluster.shardID(forKey: "user:42")  // which shard's breaker guards the call
 /// ```
 ///
-/// Threads: each node in use has ``RedisClientConfiguration/connectionCount`` I/O threads (2 by default), started
-/// when the node's client is made at its first call; one deadline thread serves all the nodes. With
-/// ``RedisClusterConfiguration/readFromReplicas`` the replicas read from are nodes in use too.
+/// Threads: the connections of every node (``RedisClientConfiguration/connectionCount`` each, 2 by default, made
+/// at the node's first call) run on one group of event loops, one per core and at most 2, and one deadline
+/// thread serves all the nodes: the thread count does not grow with the nodes, with
+/// ``RedisClusterConfiguration/readFromReplicas`` or without. Connecting runs on a `redis-connect` thread that
+/// lives only as long as the connect and its handshakes, so a node that does not answer holds no loop.
 public final class RedisClusterClient: Sendable {
     typealias Endpoint = RedisClientConfiguration.Endpoint
     typealias RefreshTask = Task<Result<Void, RedisClientError>, Never>
@@ -51,6 +53,9 @@ public final class RedisClusterClient: Sendable {
     public let configuration: RedisClusterConfiguration
     private let state = Mutex(State())
     private let watchdog: DeadlineWatchdog
+    /// The event loops every node client's connections run on, so the cluster's threads do not grow with its
+    /// nodes; `nil` when the node configuration asks for thread-per-connection.
+    private let loops: EventLoopGroup?
     /// Every node's TLS sessions come from this one context.
     private let tlsContext: TLSContext?
     private let logger: Logger
@@ -77,11 +82,17 @@ public final class RedisClusterClient: Sendable {
         self.logger = logger
         self.metricsFactory = metricsFactory
         self.watchdog = DeadlineWatchdog()
+        self.loops =
+            (configuration.node.ioModel ?? IOModel.processDefault) == .threadPerConnection
+            ? nil : EventLoopGroup(busyPolling: configuration.node.busyPolling)
     }
 
     deinit {
         // Dropped without close(): the node clients end their own threads in their deinit.
-        if !state.withLock({ $0.closed }) { watchdog.stopWithoutWaiting() }
+        if !state.withLock({ $0.closed }) {
+            loops?.stopWithoutWaiting()
+            watchdog.stopWithoutWaiting()
+        }
     }
 
     /// Closes every node's client and ends the deadline thread; waits for a refresh in flight first. Calls made
@@ -103,7 +114,9 @@ public final class RedisClusterClient: Sendable {
         }
         await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
             let watchdog = self.watchdog
+            let loops = self.loops
             IOThread.spawnDetached(name: "redis-close") {
+                loops?.stop()
                 watchdog.stop()
                 continuation.resume()
             }
@@ -262,6 +275,7 @@ public final class RedisClusterClient: Sendable {
                 logger: logger,
                 metricsFactory: metricsFactory,
                 watchdog: watchdog,
+                loops: loops,
                 dimensions: [("node", endpoint.description)]
             )
             state.clients[key] = client

@@ -109,7 +109,8 @@ public struct RedisClientConfiguration: Sendable, CustomStringConvertible {
     public var authentication: Authentication?
     /// The logical database selected with `SELECT` on every new connection. Default 0.
     public var database: Int
-    /// How many connections the pool keeps, 1...1024. Each has its own I/O thread. Default 4.
+    /// How many connections the pool keeps, 1...1024. They share the client's event loops (one per core, at most
+    /// 2, and no more than the connections). Default 4.
     public var connectionCount: Int
     /// How long establishing a connection (TCP or Unix connect, `AUTH`, `SELECT`) may take. Default 1 s.
     public var connectTimeout: Duration
@@ -123,8 +124,9 @@ public struct RedisClientConfiguration: Sendable, CustomStringConvertible {
     /// ``RedisClientError/Code/poolExhausted`` instead of queueing without bound. Default 65,536.
     public var maximumPendingCommands: Int
 
-    /// Lets one I/O thread at a time busy-poll briefly (for the next command for up to 50 µs, for a reply for up to
-    /// 100 µs) instead of sleeping, but only while batches are small — callers that wait for each reply. It
+    /// Lets one I/O thread at a time busy-poll briefly (an event loop for its next event for up to 100 µs; with
+    /// thread-per-connection, for the next command for up to 50 µs and for a reply for up to 100 µs) instead of
+    /// sleeping, but only while batches are small — callers that wait for each reply. It
     /// saves a thread wake-up per call, which on a VM costs tens of microseconds: a lone caller's throughput
     /// roughly doubles. The price is CPU: a thread may poll without pause while a lone caller keeps sending.
     /// Default true.
@@ -138,6 +140,10 @@ public struct RedisClientConfiguration: Sendable, CustomStringConvertible {
     /// Sends `READONLY` on every new connection: set by ``RedisClusterClient`` on the clients of replicas it
     /// reads from, which otherwise redirect every read to their primary.
     var readOnly = false
+
+    /// How the connections do their I/O; `nil` (the default) for ``IOModel/processDefault``, the event loop (see
+    /// ``RedisConnection`` for why). Set by tests and benchmarks to compare the two.
+    package var ioModel: IOModel?
 
     /// A configuration with the defaults for everything but the endpoint and the credentials.
     ///

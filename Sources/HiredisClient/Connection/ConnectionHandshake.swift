@@ -50,3 +50,57 @@ enum ConnectionHandshake {
         return nil
     }
 }
+
+extension ConnectionHandshake {
+    /// Connects, runs the TLS handshake, authenticates and selects the database, all within the connect timeout,
+    /// blocking the calling thread.
+    ///
+    /// - Parameters:
+    ///   - publish: called with the socket's descriptor once it is connected (so that a cut, a deadline or
+    ///     `close()`, can end the handshakes at once), and with -1 before the descriptor is closed on failure.
+    ///   - transportError: turns a failed read or write into the error to report.
+    /// - Returns: the transport, ready for commands, or the error of the step that failed.
+    static func establish(
+        configuration: RedisClientConfiguration,
+        tlsContext: TLSContext?,
+        publish: (Int32) -> Void,
+        transportError: (RedisClientError) -> RedisClientError
+    ) -> Result<RedisTransport, RedisClientError> {
+        let deadline = monotonicDeadline(after: configuration.connectTimeout)
+        let socket: Socket
+        do {
+            socket = try Socket.connect(to: configuration.endpoint, deadline: deadline)
+        } catch {
+            return .failure(error)
+        }
+        if configuration.keepAlive, configuration.endpoint.isTCP {
+            socket.enableKeepAlive()
+        }
+        let made: RedisTransport
+        do {
+            var tls: TLSSession?
+            if let tlsContext, case .tcp(let host, _) = configuration.endpoint.base {
+                tls = try TLSSession(context: tlsContext, socket: socket, host: host, endpoint: configuration.endpoint)
+            }
+            made = RedisTransport(socket: socket, tls: tls)
+        } catch {
+            return .failure(error)
+        }
+        publish(made.fileDescriptor)
+        made.deadline = deadline
+        var failure: RedisClientError?
+        do {
+            try made.startTLS(until: deadline)
+        } catch {
+            failure = transportError(error)
+        }
+        failure = failure ?? run(on: made, configuration: configuration, transportError: transportError)
+        if let failure {
+            // Forget the socket before the transport closes it: its number may be reused at once.
+            publish(-1)
+            return .failure(failure)
+        }
+        made.deadline = .max
+        return .success(made)
+    }
+}

@@ -1,3 +1,4 @@
+internal import CHiredis
 import Logging
 import Synchronization
 
@@ -7,14 +8,25 @@ import Synchronization
     import Musl
 #endif
 
-/// One connection of the pool and the thread that drives it: the queue of commands, the write batches, the
-/// reconnects.
+/// One connection of the pool and the thread that drives it (``IOModel/threadPerConnection``): the queue of
+/// commands, the write batches, the reconnects.
 ///
-/// Why a thread per connection, rather than one epoll loop over all sockets: on this 2-core target the pool is
-/// small (4 by default), so four mostly-sleeping threads cost little, and auto-pipelining falls out of the loop
-/// below. Measured with `benchmarks/run client`: at 50 callers the batches this loop forms make it faster than
-/// redis-benchmark's 50 unpipelined connections (figures in the README). The socket, TLS and hiredis's codec are
-/// used only on this thread, through the ``RedisTransport`` it owns, never on Swift's cooperative pool.
+/// Why two I/O models, and why this one is not the default: this thread and the event loop (``LoopConnection``
+/// on a shared ``EventLoopGroup``) form the same batches — everything queued while the previous batch was in
+/// flight goes out in one write, one batch in flight per connection — and differ in threads. Measured side by
+/// side, interleaved in the same runs (`CLIENT_IO_MODELS="thread-per-connection event-loop" benchmarks/run
+/// client`, figures in docs/Performance.md), the event loop was faster at 50 and 200 callers, plain and TLS
+/// (by a quarter or more at 50 on small values): fewer threads contend with the callers and Redis for 2 cores,
+/// and a caller that queues behind a batch in flight costs no wake-up. This thread is faster for one caller
+/// waiting for each reply (about 10 µs less per call in most runs) and on some 4 KiB rows; the concurrent case
+/// is the one a cache under load lives in, so it decides. And its threads do not grow with connections: a
+/// client runs its connections on at most `min(cores, 2)` loops, and a cluster client's node clients share one
+/// such group, however many nodes. So every client defaults to the event loop (``IOModel/processDefault``); this
+/// model stays, selectable with ``RedisClientConfiguration/ioModel`` or `REDIS_IO_MODEL`, so the two can still
+/// be measured against each other from one build.
+///
+/// The socket, TLS and hiredis's codec are used only on this thread, through the ``RedisTransport`` it owns,
+/// never on Swift's cooperative pool.
 ///
 /// The loop: sleep until commands are queued; take *all* of them as one batch; encode each into the transport's
 /// output buffer; read the replies in order, the first read flushing the whole batch in one write
@@ -22,7 +34,7 @@ import Synchronization
 ///
 /// Deadlines are not enforced here (the thread may be blocked in `read`): ``DeadlineWatchdog`` fails late
 /// requests and calls ``abort(batch:now:)``, which `shutdown(2)`s the socket so the blocked read returns.
-final class RedisConnection: @unchecked Sendable {
+final class RedisConnection: PoolConnection, @unchecked Sendable {
     // @unchecked: everything under "guarded by lock" is only touched with `lock` held; everything under
     // "I/O thread only" belongs to the I/O thread alone.
 
@@ -100,6 +112,8 @@ final class RedisConnection: @unchecked Sendable {
         let thread = IOThread.spawn(name: "redis-io-\(index)") { [self] in run() }
         lock.withLock { self.thread = thread }
     }
+
+    var currentLoad: Int { load.load(ordering: .relaxed) }
 
     /// Whether a call here would fail at once because the last connect failed and the backoff has not passed.
     var isBackingOff: Bool {
@@ -319,46 +333,17 @@ final class RedisConnection: @unchecked Sendable {
     /// Connects, runs the TLS handshake, authenticates and selects the database, all within the connect timeout;
     /// returns the error if any step fails.
     private func connect(batch: UInt64) -> RedisClientError? {
-        let deadline = monotonicDeadline(after: configuration.connectTimeout)
-        let socket: Socket
-        do {
-            socket = try Socket.connect(to: configuration.endpoint, deadline: deadline)
-        } catch {
-            return connectFailed(error)
-        }
-        if configuration.keepAlive, configuration.endpoint.isTCP {
-            socket.enableKeepAlive()
-        }
+        let outcome = ConnectionHandshake.establish(
+            configuration: configuration,
+            tlsContext: tlsContext,
+            publish: { descriptor in lock.withLock { self.socket = descriptor } },
+            transportError: { error in transportError(error, batch: batch) }
+        )
         let made: RedisTransport
-        do {
-            var tls: TLSSession?
-            if let tlsContext, case .tcp(let host, _) = configuration.endpoint.base {
-                tls = try TLSSession(context: tlsContext, socket: socket, host: host, endpoint: configuration.endpoint)
-            }
-            made = RedisTransport(socket: socket, tls: tls)
-        } catch {
-            return connectFailed(error)
+        switch outcome {
+        case .success(let transport): made = transport
+        case .failure(let error): return connectFailed(error)
         }
-        // From here on a cut (a deadline, close()) ends the handshakes at once.
-        lock.withLock { self.socket = made.fileDescriptor }
-        made.deadline = deadline
-        var failure: RedisClientError?
-        do {
-            try made.startTLS(until: deadline)
-        } catch {
-            failure = transportError(error, batch: batch)
-        }
-        failure =
-            failure
-            ?? ConnectionHandshake.run(on: made, configuration: configuration) { error in
-                transportError(error, batch: batch)
-            }
-        if let failure {
-            // Forget the socket before the transport closes it: its number may be reused at once.
-            lock.withLock { self.socket = -1 }
-            return connectFailed(failure)
-        }
-        made.deadline = .max
         transport = made
         backoff.succeeded()
         lock.withLock {

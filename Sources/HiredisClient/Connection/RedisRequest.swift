@@ -15,7 +15,7 @@ final class RedisRequest: Sendable {
     /// Which connection and write batch carry this command, so the deadline thread can cut a connection whose
     /// reply stream a timeout has put out of sync.
     struct Placement {
-        var connection: RedisConnection?
+        var connection: (any PoolConnection)?
         var batch: UInt64 = 0
     }
 
@@ -131,7 +131,7 @@ final class RedisRequest: Sendable {
 
     /// Records the batch that carries the command, unless the request already completed (timed out or
     /// cancelled while queued: then it must not be sent). One lock for both, on every command.
-    func place(on connection: RedisConnection, batch: UInt64) -> Bool {
+    func place(on connection: any PoolConnection, batch: UInt64) -> Bool {
         state.withLock { state in
             state.placement = Placement(connection: connection, batch: batch)
             if case .completed = state.progress { return false }

@@ -2,7 +2,8 @@ import Synchronization
 
 /// One thread per client that fails requests whose deadline passed.
 ///
-/// The I/O threads cannot do this themselves: they block in `read` on a hung server. The watchdog completes the
+/// The I/O threads cannot do this themselves: a connection's own thread blocks in `read` on a hung server, and an
+/// event loop, which serves many connections, keeps no timers. The watchdog completes the
 /// late request with ``RedisClientError/Code/timeout`` and, if the command was already written, has its
 /// connection cut once every deadline of its write batch has passed (see ``RedisConnection/abort(batch:now:)``),
 /// which also wakes the blocked I/O thread. All late requests of a wake-up are completed before any cut, so no
@@ -17,11 +18,11 @@ final class DeadlineWatchdog: Sendable {
         /// All the requests of a pipeline: they share one deadline.
         case pipeline([RedisRequest])
         /// A connection cut that waits for the last deadline of its write batch.
-        case cut(RedisConnection, batch: UInt64)
+        case cut(any PoolConnection, batch: UInt64)
     }
 
     private struct Cut {
-        let connection: RedisConnection
+        let connection: any PoolConnection
         let batch: UInt64
     }
 

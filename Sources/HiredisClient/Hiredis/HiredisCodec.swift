@@ -66,7 +66,8 @@ final class HiredisCodec {
     static let retainedInputCapacity = 256 * 1024
 
     /// Reads from the server straight into the reader's buffer: `read` gets the free room at its end and returns
-    /// how many bytes it wrote there (at least one), which the reader then parses. No copy is made on the way.
+    /// how many bytes it wrote there (0 when none were available), which the reader then parses. No copy is made
+    /// on the way.
     ///
     /// - Throws: what `read` throws; ``RedisClientError/Code/protocolError`` after a protocol error (or when out of
     ///   memory), as the next reply would.

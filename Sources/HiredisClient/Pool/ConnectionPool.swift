@@ -7,31 +7,48 @@ import Synchronization
 /// connection whose thread is still polling for work, and concurrent callers spread across the pool. Connections
 /// waiting out a reconnect backoff are skipped while another may work.
 final class ConnectionPool: Sendable {
-    private let connections: [RedisConnection]
+    private let connections: [any PoolConnection]
     private let pending: PendingCounter
 
-    /// Creates the connections and starts their I/O threads; none connects before its first command.
+    /// Creates the connections: on the loops of `loops` when given, else each with its I/O thread, started here.
+    /// None connects before its first command.
     init(
         configuration: RedisClientConfiguration,
         tlsContext: TLSContext?,
+        loops: EventLoopGroup?,
         logger: Logger,
         instruments: ClientInstruments
     ) {
         let pending = PendingCounter(limit: configuration.maximumPendingCommands)
-        let spinToken = SpinToken()
         self.pending = pending
-        self.connections = (0..<configuration.connectionCount).map { index in
-            RedisConnection(
-                configuration: configuration,
-                tlsContext: tlsContext,
-                index: index,
-                pending: pending,
-                spinToken: spinToken,
-                instruments: instruments,
-                logger: logger
-            )
+        if let loops {
+            self.connections = (0..<configuration.connectionCount).map { index in
+                LoopConnection(
+                    configuration: configuration,
+                    tlsContext: tlsContext,
+                    index: index,
+                    loop: loops.nextLoop(),
+                    pending: pending,
+                    instruments: instruments,
+                    logger: logger
+                )
+            }
+        } else {
+            let spinToken = SpinToken()
+            let connections = (0..<configuration.connectionCount).map { index in
+                RedisConnection(
+                    configuration: configuration,
+                    tlsContext: tlsContext,
+                    index: index,
+                    pending: pending,
+                    spinToken: spinToken,
+                    instruments: instruments,
+                    logger: logger
+                )
+            }
+            for connection in connections { connection.start() }
+            self.connections = connections
         }
-        for connection in connections { connection.start() }
     }
 
     /// Queues `requests` together on one connection, in order.
@@ -48,7 +65,7 @@ final class ConnectionPool: Sendable {
         var first = 0
         var lowest = Int.max
         for index in 0..<count {
-            let load = connections[index].load.load(ordering: .relaxed)
+            let load = connections[index].currentLoad
             if load < lowest {
                 lowest = load
                 first = index

@@ -255,6 +255,41 @@ final class Socket {
         }
     }
 
+    /// Reads what is available now, without waiting.
+    ///
+    /// - Returns: how many bytes were read, at least one, or `nil` when nothing is available.
+    /// - Throws: ``RedisClientError/Code/connectionLost`` when the peer closed or the read failed.
+    func readNow(into buffer: UnsafeMutableRawBufferPointer) throws(RedisClientError) -> Int? {
+        while true {
+            let count = recv(descriptor, buffer.baseAddress, buffer.count, 0)
+            if count > 0 { return count }
+            if count == 0 { throw RedisClientError(.connectionLost, "server closed the connection") }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN: return nil
+            case let code: throw Self.lost(code)
+            }
+        }
+    }
+
+    /// Writes as much of `bytes` as the send buffer takes now, without waiting; returns how many bytes left.
+    func writeNow(_ bytes: UnsafeRawBufferPointer) throws(RedisClientError) -> Int {
+        var offset = 0
+        while offset < bytes.count {
+            let count = send(descriptor, bytes.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL))
+            if count >= 0 {
+                offset += count
+                continue
+            }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN: return offset
+            case let code: throw Self.lost(code)
+            }
+        }
+        return offset
+    }
+
     static func lost(_ code: Int32) -> RedisClientError {
         RedisClientError(.connectionLost, "connection lost: \(String(cString: strerror(code)))")
     }

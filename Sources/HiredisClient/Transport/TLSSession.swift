@@ -9,9 +9,11 @@ internal import COpenSSL
 /// The one owner of an OpenSSL `SSL` object: TLS over a connection's non-blocking ``Socket``.
 ///
 /// OpenSSL reads and writes the socket itself; when it would block (`SSL_ERROR_WANT_READ`/`WANT_WRITE`) the
-/// session waits with `poll` until the deadline, as the plain socket does. A `shutdown(2)` of the descriptor by
-/// ``DeadlineWatchdog`` makes the next `SSL_read` or `SSL_write` fail, which ends a blocked wait. OpenSSL's error
-/// queue is per thread; the session is used by its connection's I/O thread only.
+/// session waits with `poll` until the deadline, as the plain socket does, or, on an event loop, reports it (the
+/// `…Now` calls) so the loop waits with `epoll`. A `shutdown(2)` of the descriptor by ``DeadlineWatchdog`` makes
+/// the next `SSL_read` or `SSL_write` fail, which ends a blocked wait. OpenSSL's error queue is per thread, and
+/// every call clears it first; the session is used by one thread at a time (its connection's I/O thread, or the
+/// connect thread and then its event loop).
 final class TLSSession {
     private let ssl: OpaquePointer
     private let socket: Socket
@@ -162,6 +164,49 @@ final class TLSSession {
             case SSL_ERROR_WANT_WRITE: try socket.wait(for: .writable, until: deadline)
             default: throw transferError(code)
             }
+        }
+    }
+
+    /// What a non-blocking step of an event loop achieved.
+    enum Step {
+        /// Bytes moved (at least one).
+        case transferred(Int)
+        /// OpenSSL needs the socket readable before the same call can go on.
+        case wantsRead
+        /// OpenSSL needs the socket writable before the same call can go on.
+        case wantsWrite
+    }
+
+    /// Reads and decrypts what is available now, without waiting. Decrypted bytes OpenSSL holds back
+    /// (`SSL_pending`) are returned before it reports ``Step/wantsRead``, so a caller that reads until then has
+    /// left nothing inside OpenSSL that `epoll` would not announce.
+    func readNow(into buffer: UnsafeMutableRawBufferPointer) throws(RedisClientError) -> Step {
+        ERR_clear_error()
+        let count = SSL_read(ssl, buffer.baseAddress, Int32(clamping: buffer.count))
+        if count > 0 {
+            hasReceived = true
+            return .transferred(Int(count))
+        }
+        let code = SSL_get_error(ssl, count)
+        switch code {
+        case SSL_ERROR_WANT_READ: return .wantsRead
+        case SSL_ERROR_WANT_WRITE: return .wantsWrite
+        default: throw transferError(code)
+        }
+    }
+
+    /// Encrypts and writes what the socket takes now, without waiting. After ``Step/wantsRead`` or
+    /// ``Step/wantsWrite`` the next call must pass the same bytes again (they may have moved: the context sets
+    /// `SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER`), which ``RedisTransport`` does.
+    func writeNow(_ bytes: UnsafeRawBufferPointer) throws(RedisClientError) -> Step {
+        ERR_clear_error()
+        let count = SSL_write(ssl, bytes.baseAddress!, Int32(clamping: bytes.count))
+        if count > 0 { return .transferred(Int(count)) }
+        let code = SSL_get_error(ssl, count)
+        switch code {
+        case SSL_ERROR_WANT_READ: return .wantsRead
+        case SSL_ERROR_WANT_WRITE: return .wantsWrite
+        default: throw transferError(code)
         }
     }
 
