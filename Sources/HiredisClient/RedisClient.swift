@@ -128,6 +128,23 @@ public final class RedisClient: Sendable {
         if ownsWatchdog { watchdog.stopWithoutWaiting() }
     }
 
+    /// The event loops that drive this client's connections, as task executors; empty with thread-per-connection.
+    ///
+    /// A task that prefers one of them runs on that loop's thread, its commands go to a connection of that loop,
+    /// and its reply resumes it right there, without waking a thread of Swift's pool (one wake-up less per call):
+    ///
+    /// ```swift
+    /// let loop = client.taskExecutors.first
+    /// try await withTaskExecutorPreference(loop) {
+    ///     for key in keys { _ = try await client.get(key) }  // one caller, calls back to back
+    /// }
+    /// ```
+    ///
+    /// What such a task runs holds the loop, and every connection on it, until it suspends: only short,
+    /// non-blocking code belongs there. Spread many callers over the loops. After ``close()`` the loops are gone
+    /// and tasks that prefer them run on the global executor.
+    public var taskExecutors: [any TaskExecutor] { pool.executors }
+
     /// Fails every queued command with ``RedisClientError/Code/closed``, waits for the I/O threads to exit and
     /// closes every connection. Calls made afterwards fail with `closed`. Safe to call more than once.
     public func close() async {

@@ -41,18 +41,22 @@ public final class CallerLoop: Sendable {
     /// - Parameters:
     ///   - callsPerCaller: Each caller stops after this many calls; `nil`: only ``stop()`` or `duration` stop it.
     ///   - duration: The run stops after this long (the callers still finish their calls); `nil`: no limit.
+    ///   - executors: Caller `c` runs with a preference for `executors[c % executors.count]` (a client's event
+    ///     loops, `RedisClient.taskExecutors`); empty: on the global executor.
     ///   - state: Makes a caller's own state from its index, `0..<callers`.
     ///   - call: One call, with the caller's state.
     /// - Returns: Each caller's state after its last call, in caller order.
     public func run<State: Sendable>(
         callsPerCaller: Int? = nil,
         for duration: Duration? = nil,
+        executors: [any TaskExecutor] = [],
         state: @escaping @Sendable (_ caller: Int) -> State,
         call: @escaping @Sendable (_ state: inout State) async -> Void
     ) async -> [State] {
         await withTaskGroup(of: (Int, State)?.self) { group in
             for caller in 0..<callers {
-                group.addTask {
+                let executor = executors.isEmpty ? nil : executors[caller % executors.count]
+                group.addTask(executorPreference: executor) {
                     var current = state(caller)
                     let counters = self.counters[caller]
                     var calls = 0

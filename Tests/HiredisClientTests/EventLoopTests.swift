@@ -216,6 +216,56 @@ struct EventLoopTests {
 
     /// Eight callers each write and read back their own 1 MiB value, twice over, with small calls among them: the
     /// socket buffers fill, writes resume where they stopped, and each reply spans many reads.
+    /// A task that prefers one of the client's loops runs on that loop's thread, and each reply resumes it there:
+    /// no thread of Swift's pool is woken for it. Once the client is closed, such a task runs elsewhere.
+    @Test func aCallerThatPrefersALoopRunsThereAndItsRepliesResumeItThere() async throws {
+        try await RedisServer.withServer { server in
+            var configuration = try RedisClientConfiguration(endpoint: .tcp(host: "127.0.0.1", port: server.port))
+            configuration.connectionCount = 4
+            configuration.ioModel = .eventLoop
+            let client = try RedisClient(configuration: configuration, logger: quietLogger)
+            let executors = client.taskExecutors
+            #expect(executors.count == EventLoopGroup.defaultLoopCount)
+            for (index, executor) in executors.enumerated() {
+                let threads = try await withTaskExecutorPreference(executor) {
+                    var threads: [String] = [Self.currentThreadName]
+                    for call in 0..<50 {
+                        let key = RedisKey("preferred:\(index):\(call)")
+                        try await client.set(key, value: key.bytes)
+                        threads.append(Self.currentThreadName)
+                        #expect(try await client.get(key) == key.bytes)
+                        threads.append(Self.currentThreadName)
+                    }
+                    return threads
+                }
+                #expect(Set(threads) == ["redis-loop-\(index)"])
+            }
+            // Concurrent callers spread over the loops, each on its own loop, all answered.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for caller in 0..<100 {
+                    let executor = executors[caller % executors.count]
+                    group.addTask(executorPreference: executor) {
+                        let key = RedisKey("spread:\(caller)")
+                        try await client.set(key, value: key.bytes)
+                        #expect(try await client.get(key) == key.bytes)
+                    }
+                }
+                try await group.waitForAll()
+            }
+            await client.close()
+            let after = await withTaskExecutorPreference(executors[0]) {
+                await Task.yield()
+                return Self.currentThreadName
+            }
+            #expect(!after.hasPrefix("redis-loop"))
+        }
+    }
+
+    private static var currentThreadName: String {
+        let name = try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)
+        return name?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+    }
+
     private static func largeValuesRoundTrip(_ client: RedisClient) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for caller in 0..<8 {

@@ -15,7 +15,8 @@ runs="${RUNS:-3}"
 keyspace=10000
 
 # CLIENT_IO_MODELS="thread-per-connection event-loop" runs our client once per I/O model in each run, interleaved,
-# one row per model (its name in brackets); unset, the client's default model.
+# one row per model (its name in brackets); unset, the client's default model. "event-loop+executors" is the event
+# loop with every caller preferring one of the client's loops as its task executor (RedisClient.taskExecutors).
 read -r -a io_models <<< "${CLIENT_IO_MODELS:-}"
 [ ${#io_models[@]} -gt 0 ] || io_models=("")
 
@@ -38,9 +39,13 @@ compare() {
     for _ in $(seq "$runs"); do
         local index=0
         for model in "${io_models[@]}"; do
-            ours_by_model[$index]+="$(REDIS_IO_MODEL="$model" "$LOAD_GENERATOR" throughput --url "$url" \
-                "${tls_args[@]}" --operation "$op" --concurrency "$callers" --requests "$requests" \
-                --value-size "$size" --key-space "$keyspace" --pipeline "$pipeline")"$'\n'
+            # "event-loop+executors": the event loop, with each caller preferring one of the client's loops as
+            # its task executor (LoadGenerator --loop-executors).
+            local executors=()
+            [ "$model" = "${model%+executors}" ] || executors=(--loop-executors)
+            ours_by_model[$index]+="$(REDIS_IO_MODEL="${model%+executors}" "$LOAD_GENERATOR" throughput \
+                --url "$url" "${tls_args[@]}" --operation "$op" --concurrency "$callers" --requests "$requests" \
+                --value-size "$size" --key-space "$keyspace" --pipeline "$pipeline" "${executors[@]}")"$'\n'
             index=$((index + 1))
         done
         if [ "$op" = mget ]; then

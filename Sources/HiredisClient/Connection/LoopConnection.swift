@@ -109,6 +109,11 @@ final class LoopConnection: PoolConnection, @unchecked Sendable {
 
     var currentLoad: Int { loadCounter.load(ordering: .relaxed) }
 
+    var drivesCurrentThread: Bool { loop.isCurrent }
+
+    /// The loop this connection runs on, which is also a task executor.
+    var executor: any TaskExecutor { loop }
+
     var isBackingOff: Bool {
         lock.withLock { !connected && monotonicNanoseconds() < backoffUntil }
     }

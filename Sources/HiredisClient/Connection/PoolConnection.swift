@@ -13,6 +13,10 @@ protocol PoolConnection: AnyObject, Sendable {
     /// Whether a call here would fail at once because the last connect failed and the backoff has not passed.
     var isBackingOff: Bool { get }
 
+    /// Whether the calling thread is the one that drives this connection: a caller running on its event loop
+    /// (a task that prefers the loop as its executor) keeps its commands and its replies on that thread.
+    var drivesCurrentThread: Bool { get }
+
     /// Queues `requests` together, in order, so they go out in one write; returns the reason when they cannot
     /// be queued (then none is).
     func enqueue(_ requests: some Collection<RedisRequest>) -> RedisClientError?

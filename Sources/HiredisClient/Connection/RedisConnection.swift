@@ -115,6 +115,9 @@ final class RedisConnection: PoolConnection, @unchecked Sendable {
 
     var currentLoad: Int { load.load(ordering: .relaxed) }
 
+    /// Never: callers do not run on a connection's own thread.
+    var drivesCurrentThread: Bool { false }
+
     /// Whether a call here would fail at once because the last connect failed and the backoff has not passed.
     var isBackingOff: Bool {
         lock.withLock { !connected && monotonicNanoseconds() < backoffUntil }

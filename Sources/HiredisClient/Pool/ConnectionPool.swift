@@ -4,7 +4,9 @@ import Synchronization
 /// The client's connections, and the choice of the one that takes each command.
 ///
 /// A command goes to the least busy connection (ties to the lowest index): a lone caller keeps hitting one
-/// connection whose thread is still polling for work, and concurrent callers spread across the pool. Connections
+/// connection whose thread is still polling for work, and concurrent callers spread across the pool. A caller
+/// that runs on one of the client's event loops (``RedisClient/taskExecutors``) takes the least busy connection
+/// of that loop. Connections
 /// waiting out a reconnect backoff are skipped while another may work.
 final class ConnectionPool: Sendable {
     private let connections: [any PoolConnection]
@@ -64,11 +66,16 @@ final class ConnectionPool: Sendable {
         let count = connections.count
         var first = 0
         var lowest = Int.max
+        var local = false
         for index in 0..<count {
-            let load = connections[index].currentLoad
-            if load < lowest {
+            let connection = connections[index]
+            // A caller on a connection's event loop stays on it: its reply then resumes it on this thread.
+            let onThisThread = connection.drivesCurrentThread
+            let load = connection.currentLoad
+            if (onThisThread && !local) || (onThisThread == local && load < lowest) {
                 lowest = load
                 first = index
+                local = onThisThread
             }
         }
         var lastError: RedisClientError?
@@ -84,6 +91,17 @@ final class ConnectionPool: Sendable {
         }
         pending.subtract(requests.count)
         return lastError ?? RedisClientError(.connectionFailed, "no connection available")
+    }
+
+    /// The event loops the connections run on, once each, in order; none with thread-per-connection.
+    var executors: [any TaskExecutor] {
+        var seen = Set<ObjectIdentifier>()
+        var executors: [any TaskExecutor] = []
+        for case let connection as LoopConnection in connections {
+            let executor = connection.executor
+            if seen.insert(ObjectIdentifier(executor)).inserted { executors.append(executor) }
+        }
+        return executors
     }
 
     /// Fails queued commands with ``RedisClientError/Code/closed`` and waits for every I/O thread to exit.

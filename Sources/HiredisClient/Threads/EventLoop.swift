@@ -63,6 +63,8 @@ final class EventLoop: @unchecked Sendable {
 
     private struct State {
         var ready: [LoopConnection] = []
+        /// Tasks that prefer this loop as their executor (``enqueue(_:)``), run in the loop's next turn.
+        var jobs: [UnownedJob] = []
         /// Every connection made on this loop and not torn down, so that a stopping loop can fail what they hold.
         var members: [Int: LoopConnection] = [:]
         var sleeping = false
@@ -77,6 +79,8 @@ final class EventLoop: @unchecked Sendable {
     private let busyPolling: Bool
     private let spinToken: SpinToken
     private var thread: IOThread?
+    /// The loop thread's `pthread_t`, once it runs: how a connection knows its caller is on the loop.
+    private let threadID = Atomic<UInt>(0)
 
     // loop thread only
     private var registered: [Int: LoopConnection] = [:]
@@ -137,6 +141,12 @@ final class EventLoop: @unchecked Sendable {
         return true
     }
 
+    /// Whether the calling thread is this loop's: a task that prefers the loop as its executor runs here.
+    var isCurrent: Bool {
+        let id = threadID.load(ordering: .relaxed)
+        return id != 0 && pthread_equal(pthread_self(), id) != 0
+    }
+
     /// Stops the loop; with `waiting`, waits for its thread to exit.
     fileprivate func stop(waiting: Bool) {
         let wake = state.withLock { state -> Bool in
@@ -192,15 +202,22 @@ final class EventLoop: @unchecked Sendable {
         let events = UnsafeMutablePointer<epoll_event>.allocate(capacity: Int(capacity))
         defer { events.deallocate() }
         var pollable = false
+        threadID.store(pthread_self(), ordering: .relaxed)
+        let executor = asUnownedTaskExecutor()
         while true {
-            let (ready, stopped) = state.withLock { state -> ([LoopConnection], Bool) in
+            let (ready, jobs, stopped) = state.withLock { state -> ([LoopConnection], [UnownedJob], Bool) in
                 let ready = state.ready
+                let jobs = state.jobs
                 state.ready = []
-                return (ready, state.stopped)
+                state.jobs = []
+                return (ready, jobs, state.stopped)
             }
             hasReady.store(false, ordering: .relaxed)
             if stopped { break }
             for connection in ready { connection.loopScheduled() }
+            // Callers resumed here by the replies of the last turn: what they queue is sent in the next one.
+            for job in jobs { job.runSynchronously(on: executor) }
+            if !jobs.isEmpty { work += 1 }
 
             // Little work in the turn that ended: a caller waiting for each reply. Poll instead of sleeping.
             var count: Int32 = 0
@@ -213,7 +230,7 @@ final class EventLoop: @unchecked Sendable {
             // Polling just looked at the sockets and stopped for new work: take it without another epoll_wait.
             if count == 0, !(polled && hasReady.load(ordering: .acquiring)) {
                 let sleep = state.withLock { state -> Bool in
-                    if !state.ready.isEmpty || state.stopped { return false }
+                    if !state.ready.isEmpty || !state.jobs.isEmpty || state.stopped { return false }
                     state.sleeping = true
                     return true
                 }
@@ -237,6 +254,12 @@ final class EventLoop: @unchecked Sendable {
             return Array(state.members.values)
         }
         for connection in members { connection.loopStopped() }
+        // Tasks still bound for this loop run on the global executor: a job is never dropped.
+        let orphans = state.withLock { state in
+            defer { state.jobs = [] }
+            return state.jobs
+        }
+        for job in orphans { globalConcurrentExecutor.enqueue(job) }
         registered = [:]
         close(wakeDescriptor)
         close(epoll)
@@ -259,5 +282,27 @@ final class EventLoop: @unchecked Sendable {
             round &+= 1
         } while monotonicNanoseconds() < until
         return 0
+    }
+}
+
+/// A loop is also a task executor: a caller that prefers it (`withTaskExecutorPreference`) runs on the loop's
+/// thread and is resumed there by its reply, without waking a thread of Swift's pool, as on SwiftNIO's event loops.
+/// Its code then holds the loop while it runs: it must not block.
+extension EventLoop: TaskExecutor {
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        let (accepted, wake) = state.withLock { state -> (Bool, Bool) in
+            guard !state.stopped else { return (false, false) }
+            state.jobs.append(job)
+            let wake = state.sleeping
+            state.sleeping = false
+            return (true, wake)
+        }
+        guard accepted else {
+            globalConcurrentExecutor.enqueue(job)
+            return
+        }
+        hasReady.store(true, ordering: .releasing)
+        if wake { _ = eventfd_write(wakeDescriptor, 1) }
     }
 }

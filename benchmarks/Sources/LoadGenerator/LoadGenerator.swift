@@ -50,6 +50,11 @@ struct Throughput: AsyncParsableCommand {
     @Option(help: "With a rediss:// URL: the client certificate's key (PEM).") var tlsKey: String?
     @Option(help: "With a rediss:// URL: the name the server's certificate must be for (default: the host).")
     var tlsServerName: String?
+    @Flag(
+        help: """
+            Run each caller with a preference for one of the client's event loops (RedisClient.taskExecutors),             so its replies resume it on the loop's thread.
+            """)
+    var loopExecutors = false
 
     func run() async throws {
         if cluster {
@@ -137,7 +142,16 @@ struct Throughput: AsyncParsableCommand {
                 try await client.set(redisKeys[index], value: value)
             }
         }
-        var result = await drive(concurrency: concurrency, requests: requests / pipeline, keySpace: keySpace, call)
+        if loopExecutors && client.taskExecutors.isEmpty {
+            throw ValidationError("--loop-executors needs the event-loop I/O model")
+        }
+        var result = await drive(
+            concurrency: concurrency,
+            requests: requests / pipeline,
+            keySpace: keySpace,
+            executors: loopExecutors ? client.taskExecutors : [],
+            call
+        )
         result.operations *= pipeline  // a pipeline call carries `pipeline` commands
         result.threads = clientThreadCount()
         await client.close()
@@ -285,6 +299,7 @@ func drive(
     requests: Int,
     keySpace: Int,
     sequential: Bool = false,
+    executors: [any TaskExecutor] = [],
     _ call: @escaping @Sendable (Int) async throws -> Void
 ) async -> Result {
     struct Caller: Sendable {
@@ -299,6 +314,7 @@ func drive(
     let callers = CallerLoop(callers: concurrency)
     let states = await callers.run(
         callsPerCaller: perCaller,
+        executors: executors,
         state: { Caller(random: SplitMix64(seed: UInt64($0 + 1) &* 0x9E37_79B9_7F4A_7C15), next: $0) }
     ) { caller in
         let index: Int
