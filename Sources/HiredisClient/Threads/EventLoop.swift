@@ -128,9 +128,15 @@ final class EventLoop: @unchecked Sendable {
     /// - Returns: false when the loop has stopped (and has torn the connection down).
     @discardableResult
     func schedule(_ connection: LoopConnection) -> Bool {
+        hand { $0.ready.append(connection) }
+    }
+
+    /// Adds work for the next turn with `add` and wakes the loop if it sleeps; false when the loop has stopped
+    /// (then `add` is not called).
+    private func hand(_ add: (inout State) -> Void) -> Bool {
         let (accepted, wake) = state.withLock { state -> (Bool, Bool) in
             guard !state.stopped else { return (false, false) }
-            state.ready.append(connection)
+            add(&state)
             let wake = state.sleeping
             state.sleeping = false
             return (true, wake)
@@ -291,18 +297,6 @@ final class EventLoop: @unchecked Sendable {
 extension EventLoop: TaskExecutor {
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
-        let (accepted, wake) = state.withLock { state -> (Bool, Bool) in
-            guard !state.stopped else { return (false, false) }
-            state.jobs.append(job)
-            let wake = state.sleeping
-            state.sleeping = false
-            return (true, wake)
-        }
-        guard accepted else {
-            globalConcurrentExecutor.enqueue(job)
-            return
-        }
-        hasReady.store(true, ordering: .releasing)
-        if wake { _ = eventfd_write(wakeDescriptor, 1) }
+        if !hand({ $0.jobs.append(job) }) { globalConcurrentExecutor.enqueue(job) }
     }
 }

@@ -226,32 +226,18 @@ final class Socket {
     ///   ``RedisClientError/Code/timeout`` when the deadline passed.
     func read(into buffer: UnsafeMutableRawBufferPointer, until deadline: UInt64) throws(RedisClientError) -> Int {
         while true {
-            let count = recv(descriptor, buffer.baseAddress, buffer.count, 0)
-            if count > 0 { return count }
-            if count == 0 { throw RedisClientError(.connectionLost, "server closed the connection") }
-            switch errno {
-            case EINTR: continue
-            case EAGAIN: try wait(for: .readable, until: deadline)
-            case let code: throw Self.lost(code)
-            }
+            if let count = try readNow(into: buffer) { return count }
+            try wait(for: .readable, until: deadline)
         }
     }
 
     /// Writes all of `bytes`, waiting until `deadline` whenever the socket's send buffer is full.
     func write(_ bytes: UnsafeRawBufferPointer, until deadline: UInt64) throws(RedisClientError) {
         var offset = 0
-        while offset < bytes.count {
-            // MSG_NOSIGNAL: a peer gone mid-write is an error to report, not a SIGPIPE.
-            let count = send(descriptor, bytes.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL))
-            if count >= 0 {
-                offset += count
-                continue
-            }
-            switch errno {
-            case EINTR: continue
-            case EAGAIN: try wait(for: .writable, until: deadline)
-            case let code: throw Self.lost(code)
-            }
+        while true {
+            offset += try writeNow(UnsafeRawBufferPointer(rebasing: bytes[offset...]))
+            if offset == bytes.count { return }
+            try wait(for: .writable, until: deadline)
         }
     }
 
@@ -272,7 +258,7 @@ final class Socket {
         }
     }
 
-    /// Writes as much of `bytes` as the send buffer takes now, without waiting; returns how many bytes left.
+    /// Writes as much of `bytes` as the send buffer takes now, without waiting; returns how many bytes it wrote.
     func writeNow(_ bytes: UnsafeRawBufferPointer) throws(RedisClientError) -> Int {
         var offset = 0
         while offset < bytes.count {
