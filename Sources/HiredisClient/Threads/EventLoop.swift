@@ -219,7 +219,11 @@ final class EventLoop: @unchecked Sendable {
                 return (ready, jobs, state.stopped)
             }
             hasReady.store(false, ordering: .relaxed)
-            if stopped { break }
+            if stopped {
+                // Jobs taken in this very turn are not dropped either: their tasks would never resume.
+                for job in jobs { globalConcurrentExecutor.enqueue(job) }
+                break
+            }
             for connection in ready { connection.loopScheduled() }
             // Callers resumed here by the replies of the last turn: what they queue is sent in the next one.
             for job in jobs { job.runSynchronously(on: executor) }
