@@ -191,7 +191,11 @@ public final class RedisClient: Sendable {
     }
 
     /// Sends an encoded ``RedisCommand`` and waits for its reply.
+    ///
+    /// - Throws: ``RedisClientError/Code/unsupportedCommand``, without sending it, for a command that would
+    ///   change how its shared connection replies or what it is (`SUBSCRIBE`, `MONITOR`, `HELLO`, `SELECT`…).
     public func send(_ command: RedisCommand, timeout: Duration? = nil) async throws(RedisClientError) -> RedisReply {
+        if let refusal = command.poolRefusal { throw refusal }
         if let tracer {
             return try await tracer.withSpan(command) { () async throws(RedisClientError) in
                 try await untracedSend(command, timeout: timeout)
@@ -223,7 +227,8 @@ public final class RedisClient: Sendable {
     ///
     /// Auto-pipelining already batches concurrent callers; this is for one caller with many commands, e.g. a
     /// bulk load. Each command gets its own result: an error reply or a timeout of one does not hide the others'
-    /// replies. The timeout applies to each command from the moment the pipeline is sent.
+    /// replies. The timeout applies to each command from the moment the pipeline is sent. A command that would
+    /// change its shared connection (``RedisClientError/Code/unsupportedCommand``) is not sent; its result says so.
     ///
     /// ```swift
     /// let results = await client.pipeline((0..<16).map { RedisCommand("GET", [Array("key:\($0)".utf8)]) })
@@ -233,6 +238,13 @@ public final class RedisClient: Sendable {
         timeout: Duration? = nil
     ) async -> [Result<RedisReply, RedisClientError>] {
         if commands.isEmpty { return [] }
+        let refusals = commands.map(\.poolRefusal)
+        if refusals.contains(where: { $0 != nil }) {
+            // Those are not sent (UNSUPPORTED_COMMAND); the others are, as one pipeline.
+            let sendable = commands.indices.filter { refusals[$0] == nil }.map { commands[$0] }
+            var sent = await pipeline(sendable, timeout: timeout).makeIterator()
+            return refusals.map { refusal in refusal.map { .failure($0) } ?? sent.next()! }
+        }
         if let tracer {
             return await tracer.withSpan(pipeline: commands) { await untracedPipeline(commands, timeout: timeout) }
         }

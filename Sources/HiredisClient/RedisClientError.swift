@@ -31,6 +31,7 @@ public struct RedisClientError: Error, Sendable, Hashable, CustomStringConvertib
             case tlsHandshakeFailed = "TLS_HANDSHAKE_FAILED"
             case tlsCertificateRejected = "TLS_CERTIFICATE_REJECTED"
             case tlsHostnameMismatch = "TLS_HOSTNAME_MISMATCH"
+            case unsupportedCommand = "UNSUPPORTED_COMMAND"
         }
 
         let base: Base
@@ -73,6 +74,11 @@ public struct RedisClientError: Error, Sendable, Hashable, CustomStringConvertib
         /// The server's certificate verified but is not for the name (or address) it was reached by, or the
         /// configured ``RedisClientConfiguration/TLS/serverName``.
         public static let tlsHostnameMismatch = Code(base: .tlsHostnameMismatch)
+        /// The command would change how its connection replies or what it is, and the pool's connections are
+        /// shared by every caller, so it was not sent: `SUBSCRIBE` and the other (un)subscribe commands, `MONITOR`,
+        /// `SYNC`/`PSYNC`, `HELLO`, `CLIENT REPLY`, `RESET`, `SELECT`, `AUTH`. Credentials and the database belong
+        /// in ``RedisClientConfiguration``.
+        public static let unsupportedCommand = Code(base: .unsupportedCommand)
 
         public var description: String { base.rawValue }
     }
