@@ -17,8 +17,8 @@ import Synchronization
 /// cancelling the calling task ends the wait at once. A connection that fails is re-established on the next
 /// call, after a capped exponential backoff when connecting itself fails.
 ///
-/// No socket I/O and no hiredis call runs on Swift's cooperative pool: each connection has its own thread, and one
-/// more thread enforces deadlines.
+/// No socket I/O and no hiredis call runs on Swift's cooperative pool: the connections run on a few event-loop
+/// threads (the client's own, or shared by a cluster's nodes), and one more thread enforces deadlines.
 ///
 /// ```swift
 /// let client = try RedisClient(configuration: RedisClientConfiguration(url: "redis://127.0.0.1:6380"), logger: logger)

@@ -6,8 +6,7 @@ import Synchronization
 /// A command goes to the least busy connection (ties to the lowest index): a lone caller keeps hitting one
 /// connection whose thread is still polling for work, and concurrent callers spread across the pool. A caller
 /// that runs on one of the client's event loops (``RedisClient/taskExecutors``) takes the least busy connection
-/// of that loop. Connections
-/// waiting out a reconnect backoff are skipped while another may work.
+/// of that loop. Connections waiting out a reconnect backoff are skipped while another may work.
 final class ConnectionPool: Sendable {
     private let connections: [any PoolConnection]
     private let pending: PendingCounter
