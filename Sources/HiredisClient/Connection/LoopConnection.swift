@@ -52,7 +52,6 @@ final class LoopConnection: PoolConnection, @unchecked Sendable {
     private var scheduled = false
     /// A batch is in flight: the loop sends what is queued when its last reply comes, without being scheduled.
     private var busy = false
-    private var connected = false
     private var connecting = false
     private var tornDown = false
     private var socket: Int32 = -1
@@ -61,8 +60,7 @@ final class LoopConnection: PoolConnection, @unchecked Sendable {
     private var cutScheduled: UInt64 = 0
     /// Whether the watchdog cut the current socket.
     private var aborted = false
-    private var backoffUntil: UInt64 = 0
-    private var connectError: RedisClientError?
+    private var backoff: ReconnectBackoff
     private var outcome: Result<RedisTransport, RedisClientError>?
 
     // loop thread only
@@ -71,7 +69,6 @@ final class LoopConnection: PoolConnection, @unchecked Sendable {
     /// The size of each batch in `batches` and how many of its replies are still due.
     private var batchSizes = RingQueue<(size: Int, remaining: Int)>()
     private var batchCounter: UInt64 = 0
-    private var backoff: ReconnectBackoff
     private var wasConnected = false
     private var loggedDown = false
     private var interest: UInt32 = 0
@@ -115,7 +112,7 @@ final class LoopConnection: PoolConnection, @unchecked Sendable {
     var executor: any TaskExecutor { loop }
 
     var isBackingOff: Bool {
-        lock.withLock { !connected && monotonicNanoseconds() < backoffUntil }
+        lock.withLock { backoff.isWaiting(now: monotonicNanoseconds()) }
     }
 
     func enqueue(_ requests: some Collection<RedisRequest>) -> RedisClientError? {
@@ -126,10 +123,8 @@ final class LoopConnection: PoolConnection, @unchecked Sendable {
             lock.unlock()
             return RedisClientError(.closed, "the client is closed")
         }
-        if !connected, let connectError, monotonicNanoseconds() < backoffUntil {
+        if let error = backoff.waitingError(now: monotonicNanoseconds()) {
             lock.unlock()
-            var error = connectError
-            error.message += " (next attempt after backoff)"
             return error
         }
         queue.append(contentsOf: requests)
@@ -284,11 +279,8 @@ final class LoopConnection: PoolConnection, @unchecked Sendable {
             transport = made
             interest = EPOLLIN.rawValue | EPOLLRDHUP.rawValue
             loop.register(self, descriptor: made.fileDescriptor, events: interest)
-            backoff.succeeded()
             lock.withLock {
-                connected = true
-                connectError = nil
-                backoffUntil = 0
+                backoff.succeeded()
                 aborted = false
             }
             if !wasConnected || loggedDown {
@@ -298,11 +290,8 @@ final class LoopConnection: PoolConnection, @unchecked Sendable {
             wasConnected = true
             loggedDown = false
         case .failure(let error):
-            let delay = backoff.failed()
             let failed: [RedisRequest] = lock.withLock {
-                connected = false
-                connectError = error
-                backoffUntil = monotonicNanoseconds() + delay
+                backoff.failed(error, now: monotonicNanoseconds())
                 let failed = queue
                 queue = []
                 return failed
@@ -469,7 +458,7 @@ final class LoopConnection: PoolConnection, @unchecked Sendable {
         loop.unregister(self, descriptor: transport.fileDescriptor)
         let reconnect = lock.withLock {
             socket = -1
-            connected = false
+            backoff.lost()
             batches.removeAll()
             busy = false
             // Queued requests go out on a new connection.

@@ -52,7 +52,6 @@ final class RedisConnection: PoolConnection, @unchecked Sendable {
     private var spare: [RedisRequest] = []
     private var closed = false
     private var sleeping = false
-    private var connected = false
     private var socket: Int32 = -1
     private var batchInFlight: UInt64 = 0
     /// The latest deadline among the queued requests, and among those of the batch in flight.
@@ -61,13 +60,11 @@ final class RedisConnection: PoolConnection, @unchecked Sendable {
     /// The batch the watchdog will cut once ``batchDeadline`` has passed.
     private var cutScheduled: UInt64 = 0
     private var abortedBatch: UInt64 = 0
-    private var backoffUntil: UInt64 = 0
-    private var connectError: RedisClientError?
+    private var backoff: ReconnectBackoff
 
     // I/O thread only
     private var transport: RedisTransport?
     private var batchCounter: UInt64 = 0
-    private var backoff: ReconnectBackoff
     private var wasConnected = false
     private var lastBatchSize = 0
     /// When the last batch ended (monotonic nanoseconds), to tell an idle connection from a busy one.
@@ -120,7 +117,7 @@ final class RedisConnection: PoolConnection, @unchecked Sendable {
 
     /// Whether a call here would fail at once because the last connect failed and the backoff has not passed.
     var isBackingOff: Bool {
-        lock.withLock { !connected && monotonicNanoseconds() < backoffUntil }
+        lock.withLock { backoff.isWaiting(now: monotonicNanoseconds()) }
     }
 
     /// Queues `requests` together, in order, so they go out in one write; returns the reason when they cannot
@@ -133,10 +130,8 @@ final class RedisConnection: PoolConnection, @unchecked Sendable {
             lock.unlock()
             return RedisClientError(.closed, "the client is closed")
         }
-        if !connected, let connectError, monotonicNanoseconds() < backoffUntil {
+        if let error = backoff.waitingError(now: monotonicNanoseconds()) {
             lock.unlock()
-            var error = connectError
-            error.message += " (next attempt after backoff)"
             return error
         }
         queue.append(contentsOf: requests)
@@ -348,12 +343,7 @@ final class RedisConnection: PoolConnection, @unchecked Sendable {
         case .failure(let error): return connectFailed(error)
         }
         transport = made
-        backoff.succeeded()
-        lock.withLock {
-            connected = true
-            connectError = nil
-            backoffUntil = 0
-        }
+        lock.withLock { backoff.succeeded() }
         if !wasConnected || loggedDown {
             logger.info("redis connection established")
         }
@@ -364,12 +354,7 @@ final class RedisConnection: PoolConnection, @unchecked Sendable {
     }
 
     private func connectFailed(_ error: RedisClientError) -> RedisClientError {
-        let delay = backoff.failed()
-        lock.withLock {
-            connected = false
-            connectError = error
-            backoffUntil = monotonicNanoseconds() + delay
-        }
+        lock.withLock { backoff.failed(error, now: monotonicNanoseconds()) }
         if !loggedDown {
             logger.warning("redis connection failed", metadata: ["error": "\(error)"])
             loggedDown = true
@@ -381,7 +366,7 @@ final class RedisConnection: PoolConnection, @unchecked Sendable {
         guard transport != nil else { return }
         lock.withLock {
             socket = -1
-            connected = false
+            backoff.lost()
         }
         self.transport = nil  // closes the socket, frees the TLS session and hiredis's reader
         instruments.disconnected()
