@@ -43,25 +43,38 @@ public struct RedisCommand: Sendable, CustomStringConvertible {
     /// connection reply out of step with its callers (pushed messages, several replies or none for one command,
     /// another protocol) or change what the connection is for every caller after it (another database or user).
     var poolRefusal: RedisClientError? {
-        let name = String(decoding: storage.prefix(lengths[0]), as: UTF8.self).uppercased()
-        let why: String
-        switch name {
-        case "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE":
-            why = "it puts the connection in subscriber mode, whose pushed messages would reach other callers"
-        case "MONITOR", "SYNC", "PSYNC":
-            why = "it turns the connection into a stream that answers no other command"
-        case "HELLO":
-            why = "it may switch the connection to another protocol"
-        case "RESET", "SELECT", "AUTH":
-            why = "it changes the database or the user of one shared connection; set them in the configuration"
-        case "CLIENT" where lengths.count > 1:
-            let word = String(decoding: storage.dropFirst(lengths[0]).prefix(lengths[1]), as: UTF8.self)
-            guard word.uppercased() == "REPLY" else { return nil }
-            why = "it stops the connection's replies, which the commands queued behind it wait for"
-        default:
-            return nil
+        // Checked on every call: GET, SET and the like leave at the length test, the rest after comparing bytes.
+        guard (4...12).contains(lengths[0]) else { return nil }
+        for refusal in Self.poolRefusals where word(0, is: refusal.name) {
+            if let subcommand = refusal.subcommand, !(lengths.count > 1 && word(1, is: subcommand)) { continue }
+            let name = String(decoding: storage.prefix(lengths[0]), as: UTF8.self).uppercased()
+            return RedisClientError(
+                .unsupportedCommand, "\(name) is not sent through the client's pool: \(refusal.why)")
         }
-        return RedisClientError(.unsupportedCommand, "\(name) is not sent through the client's pool: \(why)")
+        return nil
+    }
+
+    private static let poolRefusals: [(name: [UInt8], subcommand: [UInt8]?, why: String)] = {
+        let subscriber = "it puts the connection in subscriber mode, whose pushed messages would reach other callers"
+        let stream = "it turns the connection into a stream that answers no other command"
+        let identity = "it changes the database or the user of one shared connection; set them in the configuration"
+        let named: [(String, String?, String)] = [
+            ("SUBSCRIBE", nil, subscriber), ("PSUBSCRIBE", nil, subscriber), ("SSUBSCRIBE", nil, subscriber),
+            ("UNSUBSCRIBE", nil, subscriber), ("PUNSUBSCRIBE", nil, subscriber), ("SUNSUBSCRIBE", nil, subscriber),
+            ("MONITOR", nil, stream), ("SYNC", nil, stream), ("PSYNC", nil, stream),
+            ("HELLO", nil, "it may switch the connection to another protocol"),
+            ("RESET", nil, identity), ("SELECT", nil, identity), ("AUTH", nil, identity),
+            ("CLIENT", "REPLY", "it stops the connection's replies, which the commands queued behind it wait for"),
+        ]
+        return named.map { (Array($0.0.utf8), $0.1.map { Array($0.utf8) }, $0.2) }
+    }()
+
+    /// Whether word `index` is `name` (upper-case ASCII letters), in any case.
+    private func word(_ index: Int, is name: [UInt8]) -> Bool {
+        guard lengths[index] == name.count else { return false }
+        let start = lengths[..<index].reduce(0, +)
+        for offset in 0..<name.count where storage[start + offset] & 0xDF != name[offset] { return false }
+        return true
     }
 
     /// The command name only: arguments may be secrets (`AUTH`) or large values.
